@@ -1,0 +1,167 @@
+/**
+ * The invoice contract of DESIGN.md: a validating decoder and the per-invoice enrichment.
+ * Decoding never throws: a bad record becomes an `InvalidInvoice` with a reason.
+ */
+
+/** Money is kept in millionths of the currency unit: exact integer sums, no float drift. */
+export const MICROS = 1_000_000;
+
+export interface Invoice {
+  readonly valid: true;
+  /** Decimal digits: invoice numbers go up to 2^63-1, beyond a double's exact range. */
+  readonly invoiceNo: string;
+  readonly country: string;
+  /** Event time, epoch ms UTC. */
+  readonly timestamp: number;
+  readonly isReturn: boolean;
+  /** total_cost in micros, negative for a RETURN. */
+  readonly totalMicros: number;
+  readonly totalItems: number;
+}
+
+export type InvalidReason =
+  | 'not-json'
+  | 'not-an-object'
+  | 'missing-field'
+  | 'wrong-type'
+  | 'bad-invoice-no'
+  | 'bad-country'
+  | 'bad-timestamp'
+  | 'unknown-type'
+  | 'bad-items'
+  | 'bad-quantity'
+  | 'bad-unit-price';
+
+export interface InvalidInvoice {
+  readonly valid: false;
+  readonly reason: InvalidReason;
+  readonly detail: string;
+}
+
+/** A decoded record with the bytes it came from, kept for the dead-letter and late outputs. */
+export interface InvoiceRecord {
+  readonly decoded: DecodedInvoice;
+  readonly raw: Uint8Array | null;
+}
+
+export type DecodedInvoice = Invoice | InvalidInvoice;
+
+const invalid = (reason: InvalidReason, detail: string): InvalidInvoice => ({ valid: false, reason, detail });
+
+const MAX_LONG = (1n << 63n) - 1n;
+const INVOICE_NO_SOURCE = /"invoice_no"\s*:\s*(-?[0-9][0-9.eE+-]*)/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * `YYYY-MM-DD HH:MM:SS` (UTC), or ISO-8601 with `T`, optional fraction and an optional `Z` or
+ * `±HH:MM` offset. Returns epoch ms, or NaN when the text is not a real instant.
+ */
+export function parseTimestamp(text: string): number {
+  const m = TIMESTAMP.exec(text);
+  if (m === null) return Number.NaN;
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const hour = +m[4]!;
+  const minute = +m[5]!;
+  const second = +m[6]!;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return Number.NaN;
+  const ms = m[7] === undefined ? 0 : +m[7].slice(0, 3).padEnd(3, '0');
+  let offsetMin = 0;
+  const zone = m[8];
+  if (zone !== undefined && zone !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    const oh = +digits.slice(0, 2);
+    const om = digits.length > 2 ? +digits.slice(2, 4) : 0;
+    if (oh > 23 || om > 59) return Number.NaN;
+    offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+}
+
+function invoiceNumber(value: unknown, source: string): string | InvalidInvoice {
+  if (typeof value !== 'number') return invalid('wrong-type', `invoice_no must be an integer, got ${typeName(value)}`);
+  if (Number.isSafeInteger(value)) {
+    if (value < 0) return invalid('bad-invoice-no', `invoice_no must not be negative, got ${value}`);
+    return String(value);
+  }
+  // Beyond 2^53 the parsed double has lost digits: read them from the text itself.
+  const digits = INVOICE_NO_SOURCE.exec(source)?.[1];
+  if (digits === undefined || !/^[0-9]+$/.test(digits)) return invalid('bad-invoice-no', `invoice_no must be an integer, got ${digits ?? value}`);
+  if (BigInt(digits) > MAX_LONG) return invalid('bad-invoice-no', `invoice_no ${digits} is beyond 2^63-1`);
+  return digits.replace(/^0+(?=\d)/, '');
+}
+
+const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** Validates a parsed JSON invoice and derives total_cost and total_items. */
+export function validateInvoice(doc: unknown, source: string): DecodedInvoice {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return invalid('not-an-object', `expected a JSON object, got ${typeName(doc)}`);
+  const o = doc as Record<string, unknown>;
+  const { invoice_no, country, timestamp, type, items } = o;
+  if (invoice_no === undefined) return invalid('missing-field', 'invoice_no is missing');
+  if (country === undefined) return invalid('missing-field', 'country is missing');
+  if (timestamp === undefined) return invalid('missing-field', 'timestamp is missing');
+  if (type === undefined) return invalid('missing-field', 'type is missing');
+  if (items === undefined) return invalid('missing-field', 'items is missing');
+  const invoiceNo = invoiceNumber(invoice_no, source);
+  if (typeof invoiceNo !== 'string') return invoiceNo;
+  if (typeof country !== 'string') return invalid('wrong-type', `country must be a string, got ${typeName(country)}`);
+  if (country.trim().length === 0) return invalid('bad-country', 'country is empty');
+  if (typeof timestamp !== 'string') return invalid('wrong-type', `timestamp must be a string, got ${typeName(timestamp)}`);
+  const ts = parseTimestamp(timestamp);
+  if (Number.isNaN(ts)) return invalid('bad-timestamp', `timestamp ${JSON.stringify(timestamp)} is not YYYY-MM-DD HH:MM:SS or ISO-8601`);
+  if (typeof type !== 'string') return invalid('wrong-type', `type must be a string, got ${typeName(type)}`);
+  let isReturn: boolean;
+  if (type === 'ORDER') isReturn = false;
+  else if (type === 'RETURN') isReturn = true;
+  else return invalid('unknown-type', `type must be ORDER or RETURN, got ${JSON.stringify(type)}`);
+  if (!Array.isArray(items)) return invalid('wrong-type', `items must be an array, got ${typeName(items)}`);
+  let micros = 0;
+  let count = 0;
+  for (let i = 0; i < items.length; i++) {
+    const item: unknown = items[i];
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return invalid('bad-items', `items[${i}] must be an object, got ${typeName(item)}`);
+    const { quantity, unit_price } = item as Record<string, unknown>;
+    if (quantity === undefined) return invalid('missing-field', `items[${i}].quantity is missing`);
+    if (unit_price === undefined) return invalid('missing-field', `items[${i}].unit_price is missing`);
+    if (typeof quantity !== 'number') return invalid('wrong-type', `items[${i}].quantity must be a number, got ${typeName(quantity)}`);
+    if (!Number.isInteger(quantity) || quantity <= 0) return invalid('bad-quantity', `items[${i}].quantity must be a positive integer, got ${quantity}`);
+    if (typeof unit_price !== 'number') return invalid('wrong-type', `items[${i}].unit_price must be a number, got ${typeName(unit_price)}`);
+    if (!Number.isFinite(unit_price) || unit_price < 0) return invalid('bad-unit-price', `items[${i}].unit_price must be a finite number >= 0, got ${unit_price}`);
+    // Prices are exact to a millionth: the shortest decimal of the double, rounded to 6 places.
+    const line = Math.round(unit_price * MICROS) * quantity;
+    micros += line;
+    count += quantity;
+  }
+  if (!Number.isSafeInteger(micros) || !Number.isSafeInteger(count))
+    return invalid('bad-unit-price', 'invoice total is beyond the exact range of 2^53 micros');
+  return { valid: true, invoiceNo, country, timestamp: ts, isReturn, totalMicros: isReturn ? -micros : micros, totalItems: count };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes of one Kafka record or one file line to a decoded invoice. */
+export function decodeInvoice(bytes: Uint8Array | null): DecodedInvoice {
+  if (bytes === null) return invalid('not-json', 'record has no value');
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return invalid('not-json', 'value is not valid UTF-8');
+  }
+  return decodeInvoiceText(text);
+}
+
+export function decodeInvoiceText(text: string): DecodedInvoice {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return invalid('not-json', (e as Error).message);
+  }
+  return validateInvoice(doc, text);
+}

@@ -1,0 +1,105 @@
+import type { Processor, ProcessorContext } from '../topology/api/processor.ts';
+import type { RecordOrigin, StreamRecord } from '../topology/api/record.ts';
+import { alignedStart } from '../topology/api/windows.ts';
+import type { KeyValueStore } from '../state-stores/api.ts';
+import type { InvoiceRecord } from './invoice.ts';
+
+/** A partial aggregate of one input partition for one window and country, sent downstream. */
+export interface PartialKpi {
+  readonly start: number;
+  readonly country: string;
+  readonly invoices: number;
+  readonly returns: number;
+  readonly micros: number;
+}
+
+/** A record that is not counted: invalid, or late for its window. Kept with its bytes and origin. */
+export interface RejectedRecord {
+  readonly kind: 'invalid' | 'late';
+  readonly reason: string;
+  readonly detail: string;
+  readonly origin: RecordOrigin;
+  readonly raw: Uint8Array | null;
+}
+
+export type PreAggregateOutput = { readonly kind: 'partial'; readonly partial: PartialKpi } | RejectedRecord;
+
+export const STREAM_TIME_STORE = 'kpi-partition-stream-time';
+export const INVALID_RECORDS = 'invalid-records';
+export const LATE_RECORDS = 'late-records';
+export const VALID_RECORDS = 'valid-records';
+
+interface Mutable {
+  start: number;
+  country: string;
+  invoices: number;
+  returns: number;
+  micros: number;
+}
+
+/**
+ * Stage one of the KPI aggregation, one per input partition. Decides lateness against the
+ * partition's own stream time (kept in a logged store so a restart decides the same way),
+ * and sums each batch per window and country before anything leaves the task: downstream
+ * traffic is per window and country, not per invoice.
+ */
+export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Processor<unknown, InvoiceRecord, number | null, PreAggregateOutput> => {
+  let ctx: ProcessorContext<number | null, PreAggregateOutput>;
+  let store: KeyValueStore<string, number>;
+  let streamTime = Number.NEGATIVE_INFINITY;
+  let persisted = Number.NEGATIVE_INFINITY;
+  const batch = new Map<string, Mutable>();
+  let validCount = 0;
+
+  const reject = (kind: 'invalid' | 'late', reason: string, detail: string, raw: Uint8Array | null, timestamp: number) => {
+    const origin = ctx.origin()!;
+    ctx.forward({ key: null, value: { kind, reason, detail, origin, raw }, timestamp });
+    ctx.count(kind === 'invalid' ? INVALID_RECORDS : LATE_RECORDS);
+  };
+
+  return {
+    init: (c) => {
+      ctx = c;
+      store = c.getStateStore<KeyValueStore<string, number>>(STREAM_TIME_STORE);
+      const restored = store.get('stream-time');
+      if (restored !== undefined) streamTime = persisted = restored;
+    },
+    process: (r: StreamRecord<unknown, InvoiceRecord>) => {
+      const d = r.value.decoded;
+      if (!d.valid) {
+        reject('invalid', d.reason, d.detail, r.value.raw, r.timestamp);
+        return;
+      }
+      validCount++;
+      const ts = d.timestamp;
+      if (ts > streamTime) streamTime = ts;
+      const start = alignedStart(ts, windowMs);
+      // Kafka Streams' rule, per partition: closed once stream time reaches end + grace.
+      if (streamTime >= start + windowMs + graceMs) {
+        reject('late', 'late', `window ${new Date(start).toISOString()} closed at stream time ${new Date(streamTime).toISOString()}`, r.value.raw, ts);
+        return;
+      }
+      const key = `${start}\u0000${d.country}`;
+      let p = batch.get(key);
+      if (p === undefined) {
+        p = { start, country: d.country, invoices: 0, returns: 0, micros: 0 };
+        batch.set(key, p);
+      }
+      p.invoices++;
+      if (d.isReturn) p.returns++;
+      p.micros += d.totalMicros;
+    },
+    flush: () => {
+      if (validCount > 0) {
+        ctx.count(VALID_RECORDS, validCount);
+        validCount = 0;
+      }
+      for (const p of batch.values()) ctx.forward({ key: p.start, value: { kind: 'partial', partial: p }, timestamp: p.start });
+      batch.clear();
+      if (streamTime > persisted) {
+        store.put('stream-time', streamTime);
+        persisted = streamTime;
+      }
+    },
+  };
+};

@@ -1,0 +1,158 @@
+import type { ChangelogEntry, KeyValueStore, StoreCodec, WindowStore, Windowed } from './api.ts';
+
+/** Shared change tracking: the latest value per key since the last drain. */
+class ChangeLog {
+  private readonly pending = new Map<string, string | null>();
+  private readonly enabled: boolean;
+  constructor(enabled: boolean) {
+    this.enabled = enabled;
+  }
+  note(key: string, value: string | null): void {
+    if (this.enabled) this.pending.set(key, value);
+  }
+  drain(): ChangelogEntry[] {
+    if (this.pending.size === 0) return [];
+    const out: ChangelogEntry[] = [];
+    for (const [key, value] of this.pending) out.push({ key, value });
+    this.pending.clear();
+    return out;
+  }
+}
+
+export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
+  private readonly data = new Map<string, [K, V]>();
+  private readonly changes: ChangeLog;
+  readonly name: string;
+  readonly logged: boolean;
+  private readonly keyCodec: StoreCodec<K>;
+  private readonly valueCodec: StoreCodec<V>;
+
+  constructor(name: string, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean) {
+    this.name = name;
+    this.logged = logged;
+    this.keyCodec = keyCodec;
+    this.valueCodec = valueCodec;
+    this.changes = new ChangeLog(logged);
+  }
+
+  get(key: K): V | undefined {
+    return this.data.get(this.keyCodec.encode(key))?.[1];
+  }
+  put(key: K, value: V): void {
+    const k = this.keyCodec.encode(key);
+    this.data.set(k, [key, value]);
+    if (this.logged) this.changes.note(k, this.valueCodec.encode(value));
+  }
+  delete(key: K): void {
+    const k = this.keyCodec.encode(key);
+    if (this.data.delete(k)) this.changes.note(k, null);
+  }
+  *all(): Iterable<[K, V]> {
+    const keys = [...this.data.keys()].sort();
+    for (const k of keys) yield this.data.get(k)!;
+  }
+  size(): number {
+    return this.data.size;
+  }
+  flush(): void {}
+  close(): void {
+    this.data.clear();
+  }
+  drainChanges(): ChangelogEntry[] {
+    return this.changes.drain();
+  }
+  restore(entry: ChangelogEntry): void {
+    if (entry.value === null) this.data.delete(entry.key);
+    else this.data.set(entry.key, [this.keyCodec.decode(entry.key), this.valueCodec.decode(entry.value)]);
+  }
+}
+
+/** Changelog key of a window entry: the window start, then the encoded key. */
+const windowEntryKey = (start: number, key: string): string => `${start}@${key}`;
+
+export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
+  /** windowStart -> encoded key -> [key, value]; windows are few (open ones only), keys many. */
+  private readonly windows = new Map<number, Map<string, [K, V]>>();
+  private readonly changes: ChangeLog;
+  readonly name: string;
+  readonly logged: boolean;
+  private readonly keyCodec: StoreCodec<K>;
+  private readonly valueCodec: StoreCodec<V>;
+  private readonly windowSizeMs: number;
+
+  constructor(name: string, windowSizeMs: number, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean) {
+    this.name = name;
+    this.windowSizeMs = windowSizeMs;
+    this.logged = logged;
+    this.keyCodec = keyCodec;
+    this.valueCodec = valueCodec;
+    this.changes = new ChangeLog(logged);
+  }
+
+  get(key: K, windowStart: number): V | undefined {
+    return this.windows.get(windowStart)?.get(this.keyCodec.encode(key))?.[1];
+  }
+  put(key: K, windowStart: number, value: V): void {
+    let w = this.windows.get(windowStart);
+    if (w === undefined) {
+      w = new Map();
+      this.windows.set(windowStart, w);
+    }
+    const k = this.keyCodec.encode(key);
+    w.set(k, [key, value]);
+    if (this.logged) this.changes.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
+  }
+  delete(key: K, windowStart: number): void {
+    const w = this.windows.get(windowStart);
+    const k = this.keyCodec.encode(key);
+    if (w?.delete(k)) {
+      if (w.size === 0) this.windows.delete(windowStart);
+      this.changes.note(windowEntryKey(windowStart, k), null);
+    }
+  }
+  *fetchRange(from: number, to: number): Iterable<[Windowed<K>, V]> {
+    const starts = [...this.windows.keys()].filter((s) => s >= from && s <= to).sort((a, b) => a - b);
+    for (const start of starts) {
+      const w = this.windows.get(start)!;
+      const keys = [...w.keys()].sort();
+      for (const k of keys) {
+        const [key, value] = w.get(k)!;
+        yield [{ key, start, end: start + this.windowSizeMs }, value];
+      }
+    }
+  }
+  expireBefore(windowStart: number): void {
+    for (const [start, w] of this.windows) {
+      if (start >= windowStart) continue;
+      // Expiry is logged as deletes so a restored store never resurrects old windows.
+      for (const k of w.keys()) this.changes.note(windowEntryKey(start, k), null);
+      this.windows.delete(start);
+    }
+  }
+  windowCount(): number {
+    return this.windows.size;
+  }
+  flush(): void {}
+  close(): void {
+    this.windows.clear();
+  }
+  drainChanges(): ChangelogEntry[] {
+    return this.changes.drain();
+  }
+  restore(entry: ChangelogEntry): void {
+    const at = entry.key.indexOf('@');
+    const start = Number(entry.key.slice(0, at));
+    const k = entry.key.slice(at + 1);
+    if (entry.value === null) {
+      const w = this.windows.get(start);
+      if (w?.delete(k) && w.size === 0) this.windows.delete(start);
+      return;
+    }
+    let w = this.windows.get(start);
+    if (w === undefined) {
+      w = new Map();
+      this.windows.set(start, w);
+    }
+    w.set(k, [this.keyCodec.decode(k), this.valueCodec.decode(entry.value)]);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * A serde turns values into bytes and back. `deserialize` may throw: sources catch and route the
+ * failure to the dead-letter path rather than stopping the stream.
+ */
+export interface Serde<T> {
+  readonly name: string;
+  serialize(value: T): Uint8Array | null;
+  deserialize(data: Uint8Array | null): T;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export const Serdes = {
+  bytes: { name: 'bytes', serialize: (v: Uint8Array | null) => v, deserialize: (d: Uint8Array | null) => d } as Serde<Uint8Array | null>,
+  string: {
+    name: 'string',
+    serialize: (v: string | null) => (v === null ? null : encoder.encode(v)),
+    deserialize: (d: Uint8Array | null) => (d === null ? null : decoder.decode(d)),
+  } as Serde<string | null>,
+  json<T>(): Serde<T> {
+    return {
+      name: 'json',
+      serialize: (v: T) => (v === null || v === undefined ? null : encoder.encode(JSON.stringify(v))),
+      deserialize: (d: Uint8Array | null) => (d === null ? (null as T) : (JSON.parse(decoder.decode(d)) as T)),
+    };
+  },
+} as const;

@@ -1,0 +1,336 @@
+import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../api/processor.ts';
+import type { RecordOrigin, StreamRecord } from '../api/record.ts';
+import type { ExternalSink } from '../api/sink.ts';
+import type { ChangelogEntry, StateStore } from '../../state-stores/api.ts';
+import type { StoreKind } from '../../state-stores/stores.ts';
+import type { Subtopology, Topology } from './compile.ts';
+import { partitionFor } from './partitioner.ts';
+
+/** Header that marks a watermark record on a repartition topic: `<upstream task id> <stream time>`. */
+export const WATERMARK_HEADER = 'rs-watermark';
+
+export interface RawRecord {
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly timestamp: number;
+  readonly offset: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** What a task needs from the runtime that hosts it. */
+export interface TaskEnv {
+  readonly storeKind: StoreKind;
+  /** A partition of a repartition topic stops holding back windows after this much wall-clock silence. */
+  readonly idleMs: number;
+  wallClock(): number;
+  partitionsOf(topic: string): number;
+  send(topic: string, partition: number, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers?: Readonly<Record<string, string>>): void;
+  count(metric: string, n: number): void;
+  /** A record a source could not deserialize: never dropped silently. */
+  deadLetter(origin: RecordOrigin, reason: string, raw: RawRecord): void;
+}
+
+interface NodeInstance {
+  readonly name: string;
+  process(record: StreamRecord<unknown, unknown>): void;
+}
+
+interface Punctuator {
+  readonly intervalMs: number;
+  readonly type: PunctuationType;
+  readonly callback: (time: number) => void;
+  next: number | undefined;
+  cancelled: boolean;
+}
+
+interface Upstream {
+  watermark: number;
+  lastAdvance: number;
+}
+
+/**
+ * One sub-topology bound to one partition: its processors, stores and stream time. The
+ * runtime feeds it batches of raw records; everything inside is synchronous.
+ */
+export class StreamTask {
+  readonly id: string;
+  readonly partition: number;
+  readonly subtopology: Subtopology;
+  readonly stores = new Map<string, StateStore>();
+  private readonly env: TaskEnv;
+  private readonly topology: Topology;
+  private readonly instances = new Map<string, NodeInstance>();
+  private readonly sources = new Map<string, { node: NodeInstance; deserialize: (r: RawRecord) => StreamRecord<unknown, unknown> }>();
+  private readonly processors: Processor<unknown, unknown, unknown, unknown>[] = [];
+  private readonly sinks: ExternalSink<unknown, unknown>[] = [];
+  private readonly punctuators: Punctuator[] = [];
+  /** Repartition topics this task writes, for watermark propagation. */
+  private readonly repartitionOutputs: string[];
+  /** Upstream tasks feeding this task through repartition topics, by task id. */
+  private readonly upstreams = new Map<string, Upstream>();
+  private readonly expectedUpstreams: string[] = [];
+  private readonly startedAt: number;
+  private currentStreamTime = Number.NEGATIVE_INFINITY;
+  private lastSentWatermark = Number.NEGATIVE_INFINITY;
+  private currentOrigin: RecordOrigin | undefined;
+  commitRequested = false;
+
+  constructor(topology: Topology, subtopology: Subtopology, partition: number, env: TaskEnv) {
+    this.topology = topology;
+    this.subtopology = subtopology;
+    this.partition = partition;
+    this.env = env;
+    this.id = `${subtopology.id}_${partition}`;
+    this.startedAt = env.wallClock();
+    for (const s of subtopology.stores) this.stores.set(s, topology.stores.get(s)!.build(env.storeKind));
+    this.repartitionOutputs = subtopology.sinkTopics.filter((t) => topology.internalTopics.has(t));
+    for (const topic of subtopology.sourceTopics) {
+      if (!topology.internalTopics.has(topic)) continue;
+      const writer = topology.subtopologies.find((s) => s.sinkTopics.includes(topic))!;
+      const upstreamPartitions = Math.max(...writer.sourceTopics.map((t) => env.partitionsOf(t)));
+      for (let p = 0; p < upstreamPartitions; p++) this.expectedUpstreams.push(`${writer.id}_${p}`);
+    }
+    // Children before parents, so every forward target exists when a context is made.
+    for (const name of [...subtopology.nodes].reverse()) this.instantiate(name);
+    for (const p of this.processors) p.init?.(this.contextFor(this.processorName.get(p)!));
+  }
+
+  private readonly processorName = new Map<Processor<unknown, unknown, unknown, unknown>, string>();
+  private readonly contexts = new Map<string, ProcessorContext<unknown, unknown>>();
+
+  private instantiate(name: string): void {
+    const node = this.topology.nodes.get(name)!;
+    const children = () => this.topology.children.get(name)!.map((c) => this.instances.get(c)!);
+    switch (node.kind) {
+      case 'source': {
+        const kids = children();
+        const instance: NodeInstance = {
+          name,
+          process: (r) => {
+            for (let i = 0; i < kids.length; i++) kids[i]!.process(r);
+          },
+        };
+        this.instances.set(name, instance);
+        for (const topic of node.topics) {
+          const extract = node.timestampExtractor;
+          this.sources.set(topic, {
+            node: instance,
+            deserialize: (raw) => {
+              const key = node.keySerde.deserialize(raw.key);
+              const value = node.valueSerde.deserialize(raw.value);
+              const extracted = extract === undefined ? raw.timestamp : extract(key, value, raw.timestamp);
+              const timestamp = Number.isFinite(extracted) ? extracted : Number.NaN;
+              return raw.headers === undefined ? { key, value, timestamp } : { key, value, timestamp, headers: raw.headers };
+            },
+          });
+        }
+        return;
+      }
+      case 'processor': {
+        const processor = node.supplier();
+        this.processors.unshift(processor);
+        this.processorName.set(processor, name);
+        this.instances.set(name, { name, process: (r) => processor.process(r) });
+        return;
+      }
+      case 'sink': {
+        const partitions = this.env.partitionsOf(node.topic);
+        this.instances.set(name, {
+          name,
+          process: (r) => {
+            const key = node.keySerde.serialize(r.key);
+            const value = node.valueSerde.serialize(r.value);
+            this.env.send(node.topic, partitionFor(key, partitions), key, value, r.timestamp, r.headers);
+          },
+        });
+        return;
+      }
+      case 'external-sink': {
+        const sink = node.factory(this.id);
+        this.sinks.push(sink);
+        this.instances.set(name, { name, process: (r) => sink.write(r) });
+        return;
+      }
+    }
+  }
+
+  private contextFor(name: string): ProcessorContext<unknown, unknown> {
+    const existing = this.contexts.get(name);
+    if (existing !== undefined) return existing;
+    const kids = this.topology.children.get(name)!.map((c) => this.instances.get(c)!);
+    const byName = new Map(kids.map((k) => [k.name, k]));
+    const node = this.topology.nodes.get(name)!;
+    const allowedStores = new Set(node.kind === 'processor' ? node.stores : []);
+    const ctx: ProcessorContext<unknown, unknown> = {
+      taskId: this.id,
+      partition: this.partition,
+      forward: (record, childName) => {
+        if (childName !== undefined) {
+          const child = byName.get(childName);
+          if (child === undefined) throw new Error(`${name} has no child named ${childName}`);
+          child.process(record);
+          return;
+        }
+        for (let i = 0; i < kids.length; i++) kids[i]!.process(record);
+      },
+      getStateStore: <S extends StateStore>(store: string) => {
+        if (!allowedStores.has(store)) throw new Error(`processor ${name} is not connected to store ${store}`);
+        return this.stores.get(store) as S;
+      },
+      schedule: (intervalMs, type, callback): Cancellable => {
+        const p: Punctuator = { intervalMs, type, callback, next: type === 'wall-clock' ? this.env.wallClock() + intervalMs : undefined, cancelled: false };
+        this.punctuators.push(p);
+        return { cancel: () => void (p.cancelled = true) };
+      },
+      streamTime: () => this.currentStreamTime,
+      currentWallClock: () => this.env.wallClock(),
+      origin: () => this.currentOrigin,
+      commit: () => void (this.commitRequested = true),
+      count: (metric, n = 1) => this.env.count(metric, n),
+    };
+    this.contexts.set(name, ctx);
+    return ctx;
+  }
+
+  get streamTime(): number {
+    return this.currentStreamTime;
+  }
+
+  /** Processes a batch of raw records from one topic partition of this task. */
+  processBatch(topic: string, records: readonly RawRecord[]): void {
+    const source = this.sources.get(topic);
+    if (source === undefined) throw new Error(`task ${this.id} does not read ${topic}`);
+    const fromRepartition = this.topology.internalTopics.has(topic);
+    for (let i = 0; i < records.length; i++) {
+      const raw = records[i]!;
+      const origin: RecordOrigin = { topic, partition: this.partition, offset: raw.offset };
+      if (fromRepartition) {
+        const mark = raw.headers?.[WATERMARK_HEADER];
+        if (mark !== undefined) {
+          this.onWatermark(mark);
+          continue;
+        }
+      }
+      let rec: StreamRecord<unknown, unknown>;
+      try {
+        rec = source.deserialize(raw);
+      } catch (e) {
+        this.env.deadLetter(origin, `deserialization failed: ${(e as Error).message}`, raw);
+        continue;
+      }
+      // Input tasks: stream time is the largest event time seen on the partition, moved
+      // before the record is processed (a record never finds itself ahead of stream time).
+      if (!fromRepartition && rec.timestamp > this.currentStreamTime) this.advanceStreamTime(rec.timestamp);
+      this.currentOrigin = origin;
+      source.node.process(rec);
+    }
+    this.currentOrigin = undefined;
+  }
+
+  private onWatermark(mark: string): void {
+    const space = mark.indexOf(' ');
+    const upstream = mark.slice(0, space);
+    const wm = Number(mark.slice(space + 1));
+    const u = this.upstreams.get(upstream);
+    if (u === undefined) this.upstreams.set(upstream, { watermark: wm, lastAdvance: this.env.wallClock() });
+    else if (wm > u.watermark) {
+      u.watermark = wm;
+      u.lastAdvance = this.env.wallClock();
+    }
+    this.recomputeWatermark();
+  }
+
+  /** Stream time of a repartition-fed task: the minimum over upstream partitions that are not idle. */
+  private recomputeWatermark(): void {
+    if (this.expectedUpstreams.length === 0) return;
+    const now = this.env.wallClock();
+    let min = Number.POSITIVE_INFINITY;
+    let maxIdle = Number.NEGATIVE_INFINITY;
+    let active = 0;
+    for (const id of this.expectedUpstreams) {
+      const u = this.upstreams.get(id);
+      const wm = u?.watermark ?? Number.NEGATIVE_INFINITY;
+      const last = u?.lastAdvance ?? this.startedAt;
+      if (wm !== Number.POSITIVE_INFINITY && now - last >= this.env.idleMs) {
+        if (wm > maxIdle) maxIdle = wm;
+        continue;
+      }
+      active++;
+      if (wm < min) min = wm;
+    }
+    // When every upstream is idle, nothing more is coming: all they have sent may close.
+    const wm = active === 0 ? maxIdle : min;
+    if (wm > this.currentStreamTime) this.advanceStreamTime(wm);
+  }
+
+  private advanceStreamTime(t: number): void {
+    this.currentStreamTime = t;
+    for (let i = 0; i < this.punctuators.length; i++) {
+      const p = this.punctuators[i]!;
+      if (p.cancelled || p.type !== 'stream-time') continue;
+      if (p.next === undefined || t >= p.next) {
+        p.next = t + p.intervalMs;
+        this.currentOrigin = undefined;
+        p.callback(t);
+      }
+    }
+  }
+
+  /** Wall-clock punctuation and idle detection; the runtime calls it regularly. */
+  tick(): void {
+    const now = this.env.wallClock();
+    for (const p of this.punctuators) {
+      if (p.cancelled || p.type !== 'wall-clock' || p.next === undefined || now < p.next) continue;
+      p.next = now + p.intervalMs;
+      p.callback(now);
+    }
+    this.recomputeWatermark();
+  }
+
+  /**
+   * Forwards what processors buffer and tells downstream tasks how far this task has got.
+   * The watermark goes out after the data, on the same partitions, so it never overtakes it.
+   */
+  flush(): void {
+    for (const p of this.processors) p.flush?.();
+    const wm = this.currentStreamTime;
+    if (wm > this.lastSentWatermark && this.repartitionOutputs.length > 0) {
+      const header = { [WATERMARK_HEADER]: `${this.id} ${wm}` };
+      const ts = Math.max(0, this.env.wallClock());
+      for (const topic of this.repartitionOutputs) {
+        const n = this.env.partitionsOf(topic);
+        for (let p = 0; p < n; p++) this.env.send(topic, p, null, null, ts, header);
+      }
+      this.lastSentWatermark = wm;
+    }
+  }
+
+  /** A finite input has ended: every window may close. */
+  endOfInput(): void {
+    if (this.expectedUpstreams.length === 0) this.advanceStreamTime(Number.POSITIVE_INFINITY);
+    this.flush();
+  }
+
+  /** Makes external sink output durable; the runtime awaits this before committing offsets. */
+  async commitSinks(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.commit()));
+    await Promise.all([...this.stores.values()].map((s) => s.flush()));
+    this.commitRequested = false;
+  }
+
+  drainChanges(): Array<{ store: string; entries: ChangelogEntry[] }> {
+    const out: Array<{ store: string; entries: ChangelogEntry[] }> = [];
+    for (const [name, s] of this.stores) {
+      if (!s.logged) continue;
+      const entries = s.drainChanges();
+      if (entries.length > 0) out.push({ store: name, entries });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.processors) p.close?.();
+    await Promise.all(this.sinks.map((s) => s.close()));
+    await Promise.all([...this.stores.values()].map((s) => s.close()));
+  }
+}
