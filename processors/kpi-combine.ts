@@ -6,6 +6,7 @@ import { LATE_RECORDS, type PartialKpi } from './kpi-preaggregate.ts';
 
 export const TIME_STORE = 'kpi-time-store';
 export const COUNTRY_STORE = 'kpi-country-store';
+export const WINDOWS_CLOSED = 'windows-closed';
 /** The one key of the time store: a window's overall accumulator. */
 const ALL = '';
 
@@ -51,6 +52,7 @@ export const kpiCombine = (windowMs: number, graceMs: number, emitUpdates: boole
     emitPendingUpdates();
     const lastClosedStart = now - windowMs - graceMs;
     for (const [w, a] of time.fetchRange(Number.NEGATIVE_INFINITY, lastClosedStart)) {
+      ctx.count(WINDOWS_CLOSED);
       ctx.forward({ key: new Date(w.start).toISOString(), value: { kind: 'time-final', kpi: timeKpi(w.start, windowMs, a) }, timestamp: w.start });
       for (const [cw, ca] of country.fetchRange(w.start, w.start)) {
         ctx.forward({ key: `${new Date(w.start).toISOString()}|${cw.key}`, value: { kind: 'country-final', kpi: countryKpi(w.start, windowMs, cw.key, ca) }, timestamp: w.start });

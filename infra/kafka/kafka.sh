@@ -11,7 +11,7 @@
 #   kafka.sh status --dir DIR
 #   kafka.sh topics|perf-producer|perf-consumer|console-producer|console-consumer|quorum [--dir DIR] ARGS...
 #   kafka.sh run CLASS ARGS...
-# Tool pass-throughs: a leading `--dir DIR` appends `--bootstrap-server <DIR/bootstrap>`.
+# Tool pass-throughs: a leading `--dir DIR` becomes `--bootstrap-server <DIR/bootstrap>`.
 #
 # Layout of DIR: node-N.properties, node-N.data/, node-N.log, node-N.pid, bootstrap, cluster.env.
 # `start` prints the bootstrap list (127.0.0.1:P1,...) as the last line of stdout; all else goes to stderr.
@@ -464,7 +464,7 @@ run_tool() { # class args... ; a leading --dir DIR adds --bootstrap-server
   local heap=(${KAFKA_TOOL_HEAP_OPTS:--Xmx512m}) cds=()
   cds_opts cds
   exec "$java_bin" "${heap[@]}" "${jvm_common[@]}" "${cds[@]}" -Dlog4j2.configurationFile="$here/tools-log4j2.properties" \
-    -cp "$(classpath)" "$cls" "$@" "${add[@]}"
+    -cp "$(classpath)" "$cls" "${add[@]}" "$@"
 }
 
 sub="${1:-}"

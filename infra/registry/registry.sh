@@ -187,14 +187,33 @@ do_unpack() {
   log "fetching Apicurio Registry $version into ${cache#"$root"/}"
   rm -rf "$cache"
   mkdir -p "$cache"
-  local type
+  local type coords file repo
+  : >"$cache/mvn.log"
   for type in tar.gz zip; do
     if mvn -B -q -f "$root/infra/registry/pom.xml" generate-resources \
-      "-Dapicurio.version=$version" "-Dapicurio.assembly=$type" "-Dregistry.out=$app" >"$cache/mvn.log" 2>&1; then
+      "-Dapicurio.version=$version" "-Dapicurio.assembly=$type" "-Dregistry.out=$app" >>"$cache/mvn.log" 2>&1; then
       break
     fi
   done
-  launcher_jar >/dev/null || { cat "$cache/mvn.log" >&2; die "unpacking apicurio-registry-app:$version:all failed"; }
+  # Some versions' parent POM is not resolvable (3.0.9: io.apicurio:apicurio-registry:pom), which
+  # makes dependency:unpack fail; dependency:get -Dtransitive=false still fetches the assembly.
+  if ! launcher_jar >/dev/null 2>&1; then
+    repo="$(mvn -B -q help:evaluate -Dexpression=settings.localRepository -DforceStdout 2>>"$cache/mvn.log" |
+      sed 's/\x1b\[[0-9;]*m//g' | tail -n 1)"
+    for type in tar.gz zip; do
+      coords="io.apicurio:apicurio-registry-app:$version:$type:all"
+      mvn -B -q dependency:get -Dtransitive=false "-Dartifact=$coords" >>"$cache/mvn.log" 2>&1 || continue
+      file="$repo/io/apicurio/apicurio-registry-app/$version/apicurio-registry-app-$version-all.$type"
+      [ -f "$file" ] || continue
+      rm -rf "$app" && mkdir -p "$app"
+      case "$type" in
+        tar.gz) tar -xzf "$file" -C "$app" ;;
+        zip) (cd "$app" && unzip -q "$file") ;;
+      esac
+      launcher_jar >/dev/null 2>&1 && break
+    done
+  fi
+  launcher_jar >/dev/null 2>&1 || { cat "$cache/mvn.log" >&2; die "unpacking apicurio-registry-app:$version:all failed"; }
   rm -rf "$cache/mvn-target"
   touch "$stamp"
 }

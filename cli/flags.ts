@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+import { Effect, Either, ParseResult, Schema } from 'effect';
+import { UsageError } from './errors.ts';
+
+/** `500ms`, `60s`, `1m`, `2h`, or a bare number of milliseconds. */
+export const Duration = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (text, _, ast) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+    if (m === null) return ParseResult.fail(new ParseResult.Type(ast, text, `"${text}" is not a duration like 500ms, 30s, 1m or 2h`));
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+    return ParseResult.succeed(Math.round(Number(m[1]) * unit));
+  },
+  encode: (ms) => ParseResult.succeed(`${ms}ms`),
+});
+
+export const PositiveDuration = Duration.pipe(Schema.filter((n) => n > 0 || 'must be greater than zero'));
+
+/** An integer flag given as text. */
+export const IntFromString = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max));
+
+export const RatioFromString = Schema.NumberFromString.pipe(Schema.between(0, 1));
+
+type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+/**
+ * Parses flags strictly (an unknown or malformed flag is an error) and decodes them, with
+ * environment variables as fallbacks, through one schema: one place validates configuration.
+ */
+export const decodeFlags = <A, I>(
+  command: string,
+  argv: readonly string[],
+  spec: FlagSpec,
+  schema: Schema.Schema<A, I>,
+  env: Readonly<Record<string, string>> = {},
+): Effect.Effect<A, UsageError> =>
+  Effect.gen(function* () {
+    const parsed = yield* Effect.try({
+      try: () => parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }).values,
+      catch: (e) => new UsageError({ message: `${command}: ${(e as Error).message}` }),
+    });
+    const raw: Record<string, unknown> = {};
+    for (const [flag, envName] of Object.entries(env)) {
+      const v = process.env[envName];
+      if (v !== undefined && v !== '') raw[flag] = v;
+    }
+    for (const [k, v] of Object.entries(parsed)) if (v !== undefined) raw[k] = v;
+    const result = Schema.decodeUnknownEither(schema, { errors: 'all', onExcessProperty: 'error' })(raw);
+    if (Either.isLeft(result)) {
+      const message = ParseResult.ArrayFormatter.formatErrorSync(result.left)
+        .map((i) => `--${i.path.join('.')}: ${i.message}`)
+        .join('\n  ');
+      return yield* Effect.fail(new UsageError({ message: `${command}: invalid flags\n  ${message}` }));
+    }
+    return result.right;
+  });

@@ -1,0 +1,35 @@
+import { Cause, Effect, Exit, Option } from 'effect';
+import { exitCodeOf, UsageError, type CliError } from './errors.ts';
+import { replay, replayUsage } from './replay.ts';
+import { describeCommand } from './describe.ts';
+
+const USAGE = `usage:
+  ${replayUsage}
+  retail-streams describe [--window 1m] [--grace 10m]
+`;
+
+type Command = (argv: readonly string[]) => Effect.Effect<void, CliError>;
+
+const COMMANDS: Record<string, Command> = {
+  replay,
+  describe: describeCommand,
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  const program = command === undefined ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` })) : command(rest);
+  const exit = await Effect.runPromiseExit(program);
+  if (Exit.isSuccess(exit)) return 0;
+  const failure = Cause.failureOption(exit.cause);
+  if (Option.isSome(failure)) {
+    process.stderr.write(`retail-streams: ${failure.value.message}\n`);
+    return exitCodeOf(failure.value);
+  }
+  process.stderr.write(`retail-streams: unexpected error\n${Cause.pretty(exit.cause)}\n`);
+  return 1;
+}
