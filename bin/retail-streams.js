@@ -5,5 +5,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(`retail-streams needs Node.js 22.18 or newer (this is ${process.version}); run 'make' targets, which fetch Node 24.\n`);
   process.exit(1);
 }
+// kafkajs schedules timers from broker throttle times that newer Node reports as negative; harmless noise.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,8 +2,12 @@ import { Cause, Effect, Exit, Option } from 'effect';
 import { exitCodeOf, UsageError, type CliError } from './errors.ts';
 import { replay, replayUsage } from './replay.ts';
 import { describeCommand } from './describe.ts';
+import { run, runUsage } from './run.ts';
+import { simulate, simulateUsage } from './simulate.ts';
 
 const USAGE = `usage:
+  ${simulateUsage}
+  ${runUsage}
   ${replayUsage}
   retail-streams describe [--window 1m] [--grace 10m]
 `;
@@ -12,6 +16,8 @@ type Command = (argv: readonly string[]) => Effect.Effect<void, CliError>;
 
 const COMMANDS: Record<string, Command> = {
   replay,
+  run,
+  simulate,
   describe: describeCommand,
 };
 

@@ -3,7 +3,7 @@
 # 127.0.0.1, for the WebHDFS sink's tests. No Hadoop distribution, no native libraries, no
 # HADOOP_HOME: the jars come from Maven Central (infra/hdfs/pom.xml) into .cache/hdfs/lib.
 #
-#   hdfs.sh fetch
+#   hdfs.sh fetch                               # jars + one-off preparation (also done by start)
 #   hdfs.sh start      --dir DIR [--owner PID]  # prints http://127.0.0.1:PORT (WebHDFS) last
 #                                               # --owner: stop the cluster once PID is gone
 #   hdfs.sh stop       --dir DIR
@@ -13,9 +13,11 @@
 # DIR holds conf/, name/, data/, *.log, *.pid, ports.env and webhdfs. Starting again with the same
 # DIR reuses its ports and its data. Only 127.0.0.1 is ever bound or contacted.
 #
-# Start-up speed: each JVM's first graceful stop on a machine leaves a class-data-sharing archive
-# (.cache/hdfs/cds/, keyed by the java binary) that later starts map instead of loading ~10k
-# classes from 120 jars: a NameNode's start roughly halves. HDFS_CDS=0 turns that off.
+# Start-up speed (~3-4 s to a writable cluster): once per machine (or pom change), `fetch` also
+#  - formats a NameNode once into .cache/hdfs/name-template, copied into each new DIR, and
+#  - runs a throw-away cluster that records a class-data-sharing archive per JVM at its exit
+#    (.cache/hdfs/cds/, keyed by the java binary); later JVMs map it instead of loading ~10k
+#    classes from 120 jars, which roughly halves their start. HDFS_CDS=0 turns that off.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +28,8 @@ cds_dir="$cache/cds"
 java_bin="${HDFS_JAVA:-java}"
 heap="${HDFS_HEAP:-384m}"
 timeout_s="${HDFS_START_TIMEOUT:-90}"
+stop_grace_s=20
+cds_record=0
 probe_user="hdfs-sh"
 
 die() { echo "hdfs.sh: $*" >&2; exit 1; }
@@ -154,7 +158,11 @@ write_conf() {
     printf '%s\n' '<?xml version="1.0"?>' '<web-app version="2.5" xmlns="http://java.sun.com/xml/ns/javaee"/>' \
       >"$dir/conf/webapps/$app/WEB-INF/web.xml"
   done
-  cat >"$dir/conf/log4j.properties" <<'EOF'
+  log4j_props >"$dir/conf/log4j.properties"
+}
+
+log4j_props() {
+  cat <<'EOF'
 log4j.rootLogger=INFO,console
 log4j.appender.console=org.apache.log4j.ConsoleAppender
 log4j.appender.console.target=System.err
@@ -195,17 +203,33 @@ cds_archive() { # the archive for NODE and this java binary
   echo "$cds_dir/$1-$key.jsa"
 }
 
-cds_opts() { # -XX options for launching NODE: use the archive, or record one at exit
+cds_opts() { # -XX options for launching NODE: record the archive at exit (training), or use it
   [ "${HDFS_CDS:-1}" = 1 ] || return 0
   local archive; archive="$(cds_archive "$1")"
-  if [ -s "$archive" ]; then
-    echo "-XX:SharedArchiveFile=$archive"
-  else
+  if [ "$cds_record" = 1 ]; then
     mkdir -p "$cds_dir"
     local tmp="$archive.$$.$RANDOM.tmp"
     echo "$tmp" >"$dir/$1.cds"
     echo "-XX:ArchiveClassesAtExit=$tmp"
+  elif [ -s "$archive" ]; then
+    echo "-XX:SharedArchiveFile=$archive"
   fi
+}
+
+cds_train() { # record the archives with a throw-away cluster, once (in a separate process)
+  [ "${HDFS_CDS:-1}" = 1 ] || return 0
+  [ -s "$(cds_archive namenode)" ] && [ -s "$(cds_archive datanode)" ] && return 0
+  exec 7>"$cache/.cds.lock"
+  flock 7
+  if [ ! -s "$(cds_archive namenode)" ] || [ ! -s "$(cds_archive datanode)" ]; then
+    log "recording class-data-sharing archives for faster starts (once per machine)"
+    local t="$cache/cds-train.$$"
+    rm -rf "$t"
+    bash "$root/infra/hdfs/hdfs.sh" cds-train --dir "$t" >/dev/null \
+      || log "warning: recording the archives failed (see $t); HDFS starts without them"
+    [ -s "$(cds_archive namenode)" ] && rm -rf "$t"
+  fi
+  exec 7>&-
 }
 
 cds_collect() { # cds_collect NODE CLEAN(0|1): keep an archive written by a clean exit, else drop it
@@ -216,12 +240,18 @@ cds_collect() { # cds_collect NODE CLEAN(0|1): keep an archive written by a clea
   rm -f "$f"
 }
 
+alive() { # the process exists and is not a zombie (an orphan's reaping can lag by a second or more)
+  local st; st="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
 pid_of() { # prints the node's PID if it is running (and really is our java)
   local f="$dir/$1.pid" pid
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(class_of "$1")" || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
+  local cmdline; cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmdline" == *" -Dhadoop.home.dir=$dir/home "*" $(class_of "$1")"* ]] || return 1
   echo "$pid"
 }
 
@@ -242,7 +272,10 @@ name_template() { # a freshly formatted, never started name dir, made once per f
   exec 8>"$cache/.format.lock"
   flock 8
   if [ ! -f "$t/.stamp" ] || [ "$(cat "$t/.stamp")" != "$key" ]; then
-    local tmp="$t.tmp.$$" cmd=(); mapfile -t cmd < <(java_cmd "")
+    local tmp="$t.tmp.$$" cmd=()
+    dir="$cache/format"   # (we run in a subshell) a scratch home for the format JVM
+    mkdir -p "$dir/conf" "$dir/tmp" "$dir/home" && log4j_props >"$dir/conf/log4j.properties"
+    mapfile -t cmd < <(java_cmd "")
     local archive; archive="$(cds_archive namenode)"
     [ "${HDFS_CDS:-1}" = 1 ] && [ -s "$archive" ] && cmd+=("-XX:SharedArchiveFile=$archive")
     rm -rf "$tmp"
@@ -255,9 +288,15 @@ name_template() { # a freshly formatted, never started name dir, made once per f
   exec 8>&-
 }
 
+prepare() { # everything that is done once per machine: jars, name-dir template, CDS archives
+  fetch
+  (name_template)
+  cds_train
+}
+
 format_once() { # the NameNode's name dir: a copy of the formatted template (saves a JVM per start)
   [ -f "$dir/name/current/VERSION" ] && return 0
-  name_template
+  (name_template)
   rm -rf "$dir/name"
   cp -R "$cache/name-template" "$dir/name"
   rm -f "$dir/name/.stamp"
@@ -270,12 +309,12 @@ stop_one() { # stop_one NODE KILL(0|1)
     kill -KILL "$pid" 2>/dev/null || true; clean=0
   else
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$node ($pid) still running 20 s after SIGTERM, killing it"; kill -KILL "$pid" 2>/dev/null || true; clean=0
+    for ((i = 0; i < stop_grace_s * 10; i++)); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      log "$node ($pid) still running ${stop_grace_s}s after SIGTERM, killing it"; kill -KILL "$pid" 2>/dev/null || true; clean=0
     fi
   fi
-  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
   rm -f "$dir/$node.pid"
   cds_collect "$node" "$clean"
 }
@@ -334,7 +373,11 @@ wait_for() { # wait_for CHECK WHAT
 # ------------------------------------------------------------------------------------- commands
 need_dir() {
   [ -n "${dir:-}" ] || die "--dir DIR is required"
-  mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  case "$sub" in start | cds-train) mkdir -p "$dir" ;; esac
+  if [ ! -d "$dir" ]; then
+    case "$sub" in stop | stop-node) exit 0 ;; *) die "no such folder: $dir" ;; esac   # nothing runs there
+  fi
+  dir="$(cd "$dir" && pwd)"
 }
 
 need_started_before() { [ -f "$dir/ports.env" ] || die "$dir was never started (no ports.env)"; load_ports; }
@@ -342,7 +385,7 @@ need_started_before() { [ -f "$dir/ports.env" ] || die "$dir was never started (
 cmd_start() {
   need_dir
   command -v curl >/dev/null || die "curl is needed"
-  fetch
+  prepare
   if [ -f "$dir/ports.env" ]; then
     load_ports
     local p
@@ -365,7 +408,7 @@ cmd_start() {
 
 start_watchdog() { # stop the cluster once the owner process is gone (a killed test runner)
   [ -n "${owner:-}" ] || return 0
-  kill -0 "$owner" 2>/dev/null || die "--owner $owner is not a running process"
+  alive "$owner" || die "--owner $owner is not a running process"
   stop_watchdog
   setsid bash "$root/infra/hdfs/hdfs.sh" watch --dir "$dir" --owner "$owner" </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/watchdog.pid"
@@ -381,8 +424,8 @@ stop_watchdog() {
 
 cmd_watch() {
   need_dir; [ -n "${owner:-}" ] || die "--owner is required"
-  while kill -0 "$owner" 2>/dev/null && [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ]; do sleep 1; done
-  kill -0 "$owner" 2>/dev/null && exit 0   # replaced or stopped: someone else is in charge
+  while alive "$owner" && [ "$(cat "$dir/watchdog.pid" 2>/dev/null)" = "$$" ]; do sleep 1; done
+  alive "$owner" && exit 0   # replaced or stopped: someone else is in charge
   rm -f "$dir/watchdog.pid"
   stop_one datanode 0 & stop_one namenode 0 & wait
 }
@@ -396,12 +439,22 @@ cmd_stop() {
   wait "$a" "$b"
 }
 
+cmd_cds_train() { # internal: a throw-away cluster whose JVMs record their CDS archives at exit
+  need_dir
+  cds_record=1 stop_grace_s=90
+  trap 'stop_one datanode 1; stop_one namenode 1' EXIT
+  pick_ports; load_ports; write_conf; format_once
+  launch datanode; launch namenode
+  wait_for cluster_ready "the CDS recording cluster"
+  stop_one datanode 0 & stop_one namenode 0 & wait
+}
+
 cmd_stop_node() { need_dir; [ -n "${node:-}" ] || die "--node is required"; class_of "$node" >/dev/null; stop_one "$node" "$kill_flag"; }
 
 cmd_start_node() {
   need_dir; [ -n "${node:-}" ] || die "--node is required"; class_of "$node" >/dev/null
   need_started_before
-  fetch
+  prepare
   [ -f "$dir/conf/hdfs-site.xml" ] || write_conf
   [ "$node" = namenode ] && format_once
   launch "$node"
@@ -431,7 +484,8 @@ while [ $# -gt 0 ]; do
 done
 
 case "$sub" in
-  fetch) fetch ;;
+  fetch) prepare ;;
+  cds-train) cmd_cds_train ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   stop-node) cmd_stop_node ;;

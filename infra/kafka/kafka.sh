@@ -4,7 +4,10 @@
 #
 #   kafka.sh fetch
 #   kafka.sh start --dir DIR [--brokers 1|3] [--partitions-default N]
-#                  [--jvm-opts "FLAGS"] [--owner-pid PID [--owner-rm]]   # watchdog: SIGKILL the nodes (and rm DIR) once PID exits
+#                  [--prop KEY=VALUE]... [--jvm-opts "FLAGS"] [--fast-start]
+#                  (--fast-start: C1-only JIT, for tests: starts faster and burns less CPU warming up,
+#                   but lower peak throughput, so not for benchmarks)
+#                  [--owner-pid PID [--owner-rm]]   # watchdog: SIGKILL the nodes (and rm DIR) once PID exits
 #   kafka.sh stop --dir DIR [--kill]
 #   kafka.sh stop-node --dir DIR --id N [--kill]
 #   kafka.sh start-node --dir DIR --id N
@@ -38,8 +41,8 @@ pom_sum() { sha256sum <"$here/pom.xml" | cut -c1-64; }
 launcher_jar() { echo "$cache/kafka-node-$(sha256sum <"$here/KafkaNode.java" | cut -c1-16).jar"; }
 have_javac() { command -v javac >/dev/null && command -v jar >/dev/null; }
 lib_ok() { [[ -d $lib && -f $cache/lib.stamp && "$(cat "$cache/lib.stamp")" == "$(pom_sum)" ]]; }
-launcher_ok() { ! have_javac || [[ -s "$(launcher_jar)" ]]; }
-cds_ok() { [[ ${KAFKA_CDS:-1} != 1 ]] || [[ -s "$(cds_file)" ]]; }
+launcher_ok() { ! have_javac || [[ -s "$(launcher_jar)" || -f "$(launcher_jar).failed" ]]; }
+cds_ok() { [[ ${KAFKA_CDS:-1} != 1 ]] || [[ -s "$(cds_file)" || -f "$(cds_file).failed" ]]; }
 
 fetch() {
   mkdir -p "$cache"
@@ -59,12 +62,13 @@ fetch() {
   if ! launcher_ok; then
     local jar tmp
     jar="$(launcher_jar)" tmp="$(mktemp -d)"
-    rm -f "$cache"/kafka-node-*.jar
+    rm -f "$cache"/kafka-node-*.jar*
     if javac -nowarn -d "$tmp" -cp "$(classpath)" "$here/KafkaNode.java" >&2 && jar cf "$jar.tmp" -C "$tmp" . >&2; then
       mv "$jar.tmp" "$jar"
     else
       say "warning: could not build KafkaNode.java; formatting storage in separate JVMs"
       rm -f "$jar.tmp"
+      touch "$jar.failed"
     fi
     rm -rf "$tmp"
   fi
@@ -184,35 +188,52 @@ log_tail() { # id
   echo "-----" >&2
 }
 
-# SIGTERM (or SIGKILL) the given nodes, wait up to 20s, then SIGKILL; remove pid files
+# SIGTERM (or SIGKILL) the given nodes, wait up to 20s, then SIGKILL; remove pid files.
+# A KRaft leader that shuts down resigns and waits (5s, fixed) for a voter to take over; when the whole
+# quorum stops there is none, so once every node left has been stuck in that last step for 1.5s
+# (its broker part and logs already closed), it is SIGKILLed: a 3-node stop takes ~1.5s, not ~6s.
 stop_nodes() { # kill(0|1) ids...
   local kill=$1; shift
-  local id pid live=()
+  local id pid off live=()
   for id in "$@"; do
     pid="$(node_pid "$id")"
     if ours "$pid" "$dir/node-$id.properties"; then
+      off="$(stat -c %s "$dir/node-$id.log" 2>/dev/null || echo 0)"
       kill "-$([[ $kill == 1 ]] && echo KILL || echo TERM)" "$pid" 2>/dev/null || true
-      live+=("$id:$pid")
+      live+=("$id:$pid:$off")
     fi
   done
-  local deadline=$((SECONDS + 20)) spec
+  local deadline=$((SECONDS + 20)) spec stuck_polls=0
   while ((${#live[@]})); do
-    local left=()
+    local left=() all_stuck=1
     for spec in "${live[@]}"; do
-      ours "${spec#*:}" "$dir/node-${spec%%:*}.properties" && left+=("$spec")
+      IFS=: read -r id pid off <<<"$spec"
+      ours "$pid" "$dir/node-$id.properties" || continue
+      left+=("$spec")
+      resigning_alone "$id" "$off" || all_stuck=0
     done
     live=("${left[@]+"${left[@]}"}")
     ((${#live[@]})) || break
-    if ((SECONDS >= deadline)); then
+    if ((all_stuck)); then stuck_polls=$((stuck_polls + 1)); else stuck_polls=0; fi
+    if ((stuck_polls >= 15)); then
+      for spec in "${live[@]}"; do kill -KILL "$(cut -d: -f2 <<<"$spec")" 2>/dev/null || true; done
+    elif ((SECONDS >= deadline)); then
       for spec in "${live[@]}"; do
-        say "node ${spec%%:*} (pid ${spec#*:}) ignored SIGTERM for 20s: SIGKILL"
-        kill -KILL "${spec#*:}" 2>/dev/null || true
+        IFS=: read -r id pid off <<<"$spec"
+        say "node $id (pid $pid) ignored SIGTERM for 20s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
       done
       deadline=$((SECONDS + 5))
     fi
     sleep 0.1
   done
   for id in "$@"; do rm -f "$dir/node-$id.pid"; done
+}
+
+resigning_alone() { # id log-offset: has the node's raft client begun, and not finished, its graceful shutdown?
+  local t
+  t="$(tail -c "+$(($2 + 1))" "$dir/node-$1.log" 2>/dev/null | grep -F -e "Beginning graceful shutdown" -e "Graceful shutdown" || true)"
+  [[ $t == *"Beginning graceful shutdown"* && $t != *"Graceful shutdown completed"* && $t != *"Graceful shutdown timed out"* ]]
 }
 
 # --------------------------------------------------------------- CDS
@@ -225,7 +246,7 @@ cds_file() {
     local jvm so
     jvm="$(readlink -f "$(command -v "$java_bin")")"
     so="$(dirname "$jvm")/../lib/server/libjvm.so"
-    _cds_file="$cache/cds-$({ cat "$cache/lib.stamp" 2>/dev/null; launcher_jar; echo "$jvm"
+    _cds_file="$cache/cds-$({ cat "$cache/lib.stamp" 2>/dev/null; classpath; echo; echo "$jvm"
       if [[ -f $so ]]; then stat -L -c '%s %Y' "$so"; else "$java_bin" -version 2>&1; fi; } | sha256sum | cut -c1-16).jsa"
   fi
   echo "$_cds_file"
@@ -244,7 +265,7 @@ cds_train() { # under the fetch lock
   jsa="$(cds_file)"
   [[ -s $jsa ]] && return 0
   say "making the JVM class-data archive (one throw-away broker start)"
-  rm -f "$cache"/cds-*.jsa "$cache"/cds-*.tmp
+  rm -f "$cache"/cds-*.jsa "$cache"/cds-*.tmp "$cache"/cds-*.failed
   tdir="$(mktemp -d "${TMPDIR:-/tmp}/kafka-cds.XXXXXX")"
   if (KAFKA_CDS=0 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-} -XX:ArchiveClassesAtExit=$jsa.tmp" \
         "$here/kafka.sh" start --dir "$tdir" >/dev/null && "$here/kafka.sh" stop --dir "$tdir") \
@@ -254,6 +275,7 @@ cds_train() { # under the fetch lock
   else
     say "warning: no class-data archive made (see $tdir); brokers start without it"
     rm -f "$jsa.tmp"
+    touch "$jsa.failed"
   fi
 }
 
@@ -297,10 +319,11 @@ log.flush.offset.checkpoint.interval.ms=10000
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=6000
 EOF
+  if ((${#extra_props[@]})); then printf '%s\n' "# --prop" "${extra_props[@]}" >>"$dir/node-$id.properties"; fi
 }
 
 cmd_start() {
-  local brokers=1 partitions=1 owner="" owner_rm=0 jvm_opts=""
+  local brokers=1 partitions=1 owner="" owner_rm=0 jvm_opts="" extra_props=()
   dir=""
   while (($#)); do
     case $1 in
@@ -309,7 +332,9 @@ cmd_start() {
       --partitions-default) partitions=$2; shift 2 ;;
       --owner-pid) owner=$2; shift 2 ;;
       --owner-rm) owner_rm=1; shift ;;
-      --jvm-opts) jvm_opts=$2; shift 2 ;;
+      --jvm-opts) jvm_opts+=" $2"; shift 2 ;;
+      --fast-start) jvm_opts+=" -XX:TieredStopAtLevel=1"; shift ;;
+      --prop) [[ $2 == *=* ]] || die "start: --prop KEY=VALUE"; extra_props+=("$2"); shift 2 ;;
       *) die "start: unknown argument $1" ;;
     esac
   done
@@ -483,5 +508,5 @@ case $sub in
   console-consumer) run_tool org.apache.kafka.tools.consumer.ConsoleConsumer "$@" ;;
   quorum) run_tool org.apache.kafka.tools.MetadataQuorumCommand "$@" ;;
   run) (($#)) || die "run CLASS ARGS..."; run_tool "$@" ;;
-  *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
 esac

@@ -15,7 +15,8 @@
 #   REGISTRY_JAVA           java binary to use (default: the newest java >= the version's minimum
 #                           among JAVA_HOME, PATH and /usr/lib/jvm/*)
 #   REGISTRY_HEAP           -Xmx (default 320m)
-#   REGISTRY_COMPATIBILITY  global compatibility rule (default BACKWARD, as Confluent's; NONE too)
+#   REGISTRY_COMPATIBILITY  global compatibility rule (default BACKWARD, as Confluent's; NONE too).
+#                           Apicurio itself has no global rule (reported as NONE); 3.0.9 ignores this
 #   REGISTRY_START_TIMEOUT  seconds to wait for readiness (default 90)
 #   REGISTRY_JAVA_OPTS      extra JVM/Quarkus -D options, appended last
 #
@@ -220,7 +221,13 @@ do_unpack() {
 
 # Records an AOT cache (Java >= 25) by starting the app once, exercising the ccompat API, and
 # stopping it: the JVM writes the cache on exit. Failure only costs speed, so it never fails fetch.
-aot_file() { echo "$cache/aot/java$1.aot"; }
+# Keyed by the JDK's full version: a cache from another JDK build would only be rejected.
+aot_file() {
+  local real full
+  real="$(readlink -f "$JAVA" 2>/dev/null || echo "$JAVA")"
+  full="$(grep -s -m1 '^JAVA_VERSION=' "$(dirname "$(dirname "$real")")/release" | tr -dc '0-9.')"
+  echo "$cache/aot/java$1${full:+-$full}.aot"
+}
 
 train_aot() {
   local java="$JAVA" out tmp port pid base ok=0

@@ -79,6 +79,11 @@ function installExitHook(): void {
           // already gone
         }
       }
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+      } catch {
+        // a dying JVM may still hold it; it is only a temp folder
+      }
     }
     liveDirs.clear();
   });

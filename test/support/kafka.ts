@@ -108,7 +108,7 @@ export async function startKafka(opts?: { brokers?: 1 | 3 }): Promise<KafkaClust
   let stdout: string;
   try {
     stdout = await runScript(
-      ["start", "--dir", dir, "--brokers", String(brokers), "--owner-pid", String(process.pid), "--owner-rm"],
+      ["start", "--dir", dir, "--brokers", String(brokers), "--fast-start", "--owner-pid", String(process.pid), "--owner-rm"],
       START_TIMEOUT_MS,
     );
   } catch (err) {

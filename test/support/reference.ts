@@ -95,3 +95,47 @@ export const feedTimestamp = (ms: number): string => {
 
 export const invoiceJson = (i: RefInvoice): string =>
   JSON.stringify({ invoice_no: i.invoice_no, country: i.country, timestamp: feedTimestamp(i.ts), type: i.type, items: i.items.map((it, k) => ({ SKU: String(10000 + k), title: 'ITEM', unit_price: it.unit_price, quantity: it.quantity })) });
+
+const FEED_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+
+/**
+ * An independent reading of one feed line (feed-format timestamps only, as the simulator
+ * writes them): the invoice, or null when the line is not a valid invoice.
+ */
+export function parseFeedLine(text: string): RefInvoice | null {
+  let d: unknown;
+  try {
+    d = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof d !== 'object' || d === null) return null;
+  const o = d as Record<string, unknown>;
+  if (typeof o.invoice_no !== 'number' || !Number.isInteger(o.invoice_no) || o.invoice_no < 0) return null;
+  if (typeof o.country !== 'string' || o.country.trim() === '') return null;
+  if (o.type !== 'ORDER' && o.type !== 'RETURN') return null;
+  if (typeof o.timestamp !== 'string') return null;
+  const m = FEED_TIME.exec(o.timestamp);
+  if (!m) return null;
+  const [y, mo, da, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const ts = Date.UTC(y, mo - 1, da, h, mi, s);
+  const back = new Date(ts);
+  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== da || h > 23 || mi > 59 || s > 59) return null;
+  if (!Array.isArray(o.items)) return null;
+  const items: RefItem[] = [];
+  for (const it of o.items as unknown[]) {
+    if (typeof it !== 'object' || it === null) return null;
+    const { unit_price, quantity } = it as Record<string, unknown>;
+    if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity <= 0) return null;
+    if (typeof unit_price !== 'number' || !(unit_price >= 0)) return null;
+    items.push({ unit_price, quantity });
+  }
+  return { invoice_no: o.invoice_no, country: o.country, ts, type: o.type, items };
+}
+
+/** Latest value per key, as a reader of a compacted topic sees it. */
+export const latestByKey = (records: readonly { key: string | null; value: string | null }[]): Map<string, string> => {
+  const m = new Map<string, string>();
+  for (const r of records) if (r.key !== null && r.value !== null) m.set(r.key, r.value);
+  return m;
+};

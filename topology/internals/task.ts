@@ -75,14 +75,15 @@ export class StreamTask {
   private currentOrigin: RecordOrigin | undefined;
   commitRequested = false;
 
-  constructor(topology: Topology, subtopology: Subtopology, partition: number, env: TaskEnv) {
+  /** `stores` lets a runtime restore state before processors' `init` reads it. */
+  constructor(topology: Topology, subtopology: Subtopology, partition: number, env: TaskEnv, stores?: ReadonlyMap<string, StateStore>) {
     this.topology = topology;
     this.subtopology = subtopology;
     this.partition = partition;
     this.env = env;
     this.id = `${subtopology.id}_${partition}`;
     this.startedAt = env.wallClock();
-    for (const s of subtopology.stores) this.stores.set(s, topology.stores.get(s)!.build(env.storeKind));
+    for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build(env.storeKind));
     this.repartitionOutputs = subtopology.sinkTopics.filter((t) => topology.internalTopics.has(t));
     for (const topic of subtopology.sourceTopics) {
       if (!topology.internalTopics.has(topic)) continue;

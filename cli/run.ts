@@ -1,0 +1,141 @@
+import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
+import { buildKpiTopology } from '../processors/kpi-topology.ts';
+import { fileOutputs } from '../processors/file-outputs.ts';
+import { openFileStore } from '../sinks/open-store.ts';
+import { KafkaStreamsRuntime } from '../topology/runtimes/kafka/runtime.ts';
+import { RetailStreamsError } from '../topology/api/errors.ts';
+import { createLogger } from '../topology/api/log.ts';
+import { Duration, IntFromString, PositiveDuration, decodeFlags } from './flags.ts';
+import { Brokers } from './kafka-flags.ts';
+import { BrokerError, SinkError, UsageError } from './errors.ts';
+
+const RunFlags = Schema.Struct({
+  brokers: Brokers,
+  group: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => 'retail-kpi' }),
+  input: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => 'invoices' }),
+  store: Schema.optionalWith(Schema.Literal('memory'), { default: () => 'memory' as const }),
+  sink: Schema.optionalWith(Schema.String, { default: () => './out' }),
+  window: Schema.optionalWith(PositiveDuration, { default: () => 60_000 }),
+  grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
+  idle: Schema.optionalWith(PositiveDuration, { default: () => 30_000 }),
+  guarantee: Schema.optionalWith(Schema.Literal('at-least-once'), { default: () => 'at-least-once' as const }),
+  'replication-factor': Schema.optionalWith(IntFromString(1, 5), { default: () => 1 }),
+  'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
+});
+
+export const runUsage =
+  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once]';
+
+const s = { type: 'string' } as const;
+const ENV = {
+  brokers: 'RS_BROKERS',
+  group: 'RS_GROUP',
+  input: 'RS_INPUT',
+  store: 'RS_STORE',
+  sink: 'RS_SINK',
+  window: 'RS_WINDOW',
+  grace: 'RS_GRACE',
+  idle: 'RS_IDLE',
+  guarantee: 'RS_GUARANTEE',
+  'replication-factor': 'RS_REPLICATION_FACTOR',
+  'kpi-partitions': 'RS_KPI_PARTITIONS',
+};
+
+export const KPI_TOPICS = {
+  time: 'kpi-time',
+  country: 'kpi-time-country',
+  deadLetter: 'invoices-dead-letter',
+  late: 'invoices-late',
+} as const;
+
+/** Resolves on the first SIGINT or SIGTERM. */
+const shutdownSignal = Effect.async<string>((resume) => {
+  const on = (sig: string) => () => resume(Effect.succeed(sig));
+  const int = on('SIGINT');
+  const term = on('SIGTERM');
+  process.once('SIGINT', int);
+  process.once('SIGTERM', term);
+  return Effect.sync(() => {
+    process.off('SIGINT', int);
+    process.off('SIGTERM', term);
+  });
+});
+
+export const run = (argv: readonly string[]) =>
+  Effect.gen(function* () {
+    const flags = yield* decodeFlags('run', argv, Object.fromEntries(Object.keys(ENV).map((k) => [k, s])), RunFlags, ENV);
+    const store = yield* Effect.tryPromise({
+      try: () => openFileStore(flags.sink),
+      catch: (e) =>
+        e instanceof RetailStreamsError && e.code === 'invalid-argument'
+          ? new UsageError({ message: `run: ${e.message}` })
+          : new SinkError({ message: `run: ${(e as Error).message}` }),
+    });
+    const log = createLogger('run');
+    const topology = buildKpiTopology({
+      inputTopic: flags.input,
+      windowMs: flags.window,
+      graceMs: flags.grace,
+      timeUpdates: { topic: KPI_TOPICS.time },
+      countryUpdates: { topic: KPI_TOPICS.country },
+      ...fileOutputs(store, 'date-hour'),
+      deadLetters: { topic: KPI_TOPICS.deadLetter },
+      lateRecords: { topic: KPI_TOPICS.late },
+    });
+    const rf = flags['replication-factor'];
+    const kpiPartitions = flags['kpi-partitions'];
+    const makeRuntime = () =>
+      new KafkaStreamsRuntime(topology, {
+        brokers: flags.brokers,
+        applicationId: flags.group,
+        storeKind: flags.store,
+        idleMs: flags.idle,
+        replicationFactor: rf,
+        log,
+        outputTopics: [
+          { name: KPI_TOPICS.time, partitions: kpiPartitions, compacted: true },
+          { name: KPI_TOPICS.country, partitions: kpiPartitions, compacted: true },
+          { name: KPI_TOPICS.deadLetter, partitions: 1, compacted: false },
+          { name: KPI_TOPICS.late, partitions: 1, compacted: false },
+        ],
+      });
+
+    // The runtime is a resource: whatever ends the program, it commits and leaves the group.
+    const runtime = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const r = makeRuntime();
+          try {
+            await r.start();
+          } catch (e) {
+            await r.stop();
+            throw e;
+          }
+          return r;
+        },
+        catch: (e) =>
+          e instanceof RetailStreamsError && e.code === 'invalid-argument'
+            ? new UsageError({ message: `run: ${e.message}` })
+            : new BrokerError({ message: `run: ${(e as Error).message}` }),
+      }).pipe(
+        Effect.retry({
+          schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
+          while: (e) => e._tag === 'BrokerError',
+        }),
+        Effect.tapError((e) => Effect.sync(() => log.error(e.message))),
+      ),
+      (r) =>
+        Effect.promise(async () => {
+          log.info('stopping: finishing the batch, committing, leaving the group');
+          await r.stop();
+          log.info(`stopped; processed ${r.metrics.get('records-processed') ?? 0} records`);
+        }),
+    );
+    log.info(`running group ${flags.group} on ${flags.input}; KPI files in ${flags.sink}`);
+    const progress = setInterval(() => {
+      const m = (k: string) => runtime.metrics.get(k) ?? 0;
+      log.info(`processed ${m('records-processed')} | valid ${m('valid-records')} | late ${m('late-records')} | invalid ${m('invalid-records')} | windows closed ${m('windows-closed')}`);
+    }, 10_000);
+    const crashed = Effect.promise(() => runtime.failure).pipe(Effect.flatMap((e) => Effect.fail(new BrokerError({ message: `run: stopped on an error: ${e.message}` }))));
+    yield* Effect.race(shutdownSignal, crashed).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))));
+  }).pipe(Effect.scoped);

@@ -1,0 +1,86 @@
+import { Effect, Schema } from 'effect';
+import { simulate as produce } from '../simulator/producer.ts';
+import { createLogger } from '../topology/api/log.ts';
+import { RetailStreamsError } from '../topology/api/errors.ts';
+import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';
+import { Brokers } from './kafka-flags.ts';
+import { BrokerError, UsageError } from './errors.ts';
+
+const IsoInstant = Schema.String.pipe(
+  Schema.filter((s) => !Number.isNaN(Date.parse(s)) || `"${s}" is not an ISO-8601 instant`),
+  Schema.transform(Schema.Number, { strict: true, decode: (s) => Date.parse(s), encode: (n) => new Date(n).toISOString() }),
+);
+
+const SimulateFlags = Schema.Struct({
+  brokers: Brokers,
+  topic: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => 'invoices' }),
+  rate: Schema.optionalWith(IntFromString(0, 10_000_000), { default: () => 1000 }),
+  duration: Schema.optional(PositiveDuration),
+  count: Schema.optional(IntFromString(1)),
+  format: Schema.optionalWith(Schema.Literal('json'), { default: () => 'json' as const }),
+  seed: Schema.optionalWith(IntFromString(0, 2 ** 32 - 1), { default: () => 42 }),
+  partitions: Schema.optionalWith(IntFromString(1, 1000), { default: () => 4 }),
+  'late-ratio': Schema.optionalWith(RatioFromString, { default: () => 0 }),
+  'bad-ratio': Schema.optionalWith(RatioFromString, { default: () => 0 }),
+  'out-of-order-ratio': Schema.optionalWith(RatioFromString, { default: () => 0 }),
+  start: Schema.optional(IsoInstant),
+  /** The topology's grace: out-of-order invoices stay within it, late ones go past it. */
+  grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
+  'event-rate': Schema.optional(IntFromString(1, 10_000_000)),
+});
+
+export const simulateUsage =
+  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json --seed 42 [--late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
+
+const s = { type: 'string' } as const;
+
+export const simulate = (argv: readonly string[]) =>
+  Effect.gen(function* () {
+    const flags = yield* decodeFlags(
+      'simulate',
+      argv,
+      Object.fromEntries(Object.keys(SimulateFlags.fields).map((k) => [k, s])),
+      SimulateFlags,
+      { brokers: 'RS_BROKERS' },
+    );
+    if (flags.duration === undefined && flags.count === undefined && flags.rate === 0)
+      return yield* Effect.fail(new UsageError({ message: 'simulate: --rate 0 (unlimited) needs --count or --duration' }));
+    if (flags['late-ratio'] + flags['bad-ratio'] + flags['out-of-order-ratio'] > 1)
+      return yield* Effect.fail(new UsageError({ message: 'simulate: --late-ratio + --bad-ratio + --out-of-order-ratio must not exceed 1' }));
+    const log = createLogger('simulate');
+    let stop = false;
+    const onSignal = () => void (stop = true);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const result = yield* Effect.tryPromise({
+      try: () =>
+        produce({
+          brokers: flags.brokers,
+          topic: flags.topic,
+          rate: flags.rate,
+          partitions: flags.partitions,
+          seed: flags.seed,
+          lateRatio: flags['late-ratio'],
+          badRatio: flags['bad-ratio'],
+          outOfOrderRatio: flags['out-of-order-ratio'],
+          graceMs: flags.grace,
+          log,
+          progress: (line) => process.stderr.write(`${line}\n`),
+          shouldStop: () => stop,
+          ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+          ...(flags.count === undefined ? {} : { count: flags.count }),
+          ...(flags.start === undefined ? {} : { startTime: flags.start }),
+          ...(flags['event-rate'] === undefined ? {} : { eventRate: flags['event-rate'] }),
+        }),
+      catch: (e) =>
+        e instanceof RetailStreamsError && e.code === 'broker-unreachable'
+          ? new BrokerError({ message: `simulate: ${e.message}` })
+          : new BrokerError({ message: `simulate: ${(e as Error).message}` }),
+    }).pipe(Effect.ensuring(Effect.sync(() => (process.off('SIGINT', onSignal), process.off('SIGTERM', onSignal)))));
+    const k = result.byKind;
+    yield* Effect.sync(() =>
+      process.stdout.write(
+        `simulate: sent ${result.sent} invoices to ${flags.topic} in ${(result.elapsedMs / 1000).toFixed(1)} s, achieved ${Math.round(result.achievedRate)}/s (target ${flags.rate || 'unlimited'}/s); on-time ${k['on-time']}, out-of-order ${k['out-of-order']}, late ${k.late}, malformed ${k.bad}\n`,
+      ),
+    );
+  });

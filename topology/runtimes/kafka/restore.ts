@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from '../../api/log.ts';
+import type { StateStore } from '../../../state-stores/api.ts';
+
+export interface RestoreTarget {
+  readonly topic: string;
+  readonly partition: number;
+  readonly store: StateStore;
+}
+
+/**
+ * Replays changelog partitions into fresh stores. kafkajs has no manual partition assignment,
+ * so a short-lived consumer in a throwaway group reads from the beginning, pauses the
+ * partitions it does not need, and stops once every wanted partition reached its end offset.
+ */
+export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonly RestoreTarget[], log: Logger): Promise<void> {
+  const wanted = new Map<string, { target: RestoreTarget; end: bigint; restored: number }>();
+  for (const t of targets) {
+    const offsets = await admin.fetchTopicOffsets(t.topic);
+    const p = offsets.find((o) => o.partition === t.partition);
+    if (p === undefined) continue;
+    if (BigInt(p.high) <= BigInt(p.low)) continue;
+    wanted.set(`${t.topic}/${t.partition}`, { target: t, end: BigInt(p.high), restored: 0 });
+  }
+  if (wanted.size === 0) return;
+  const started = Date.now();
+  const groupId = `restore-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
+  const topics = [...new Set(targets.map((t) => t.topic))];
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  const finished = new Set<string>();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const key = `${batch.topic}/${batch.partition}`;
+        const w = wanted.get(key);
+        if (w === undefined) {
+          consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+          return;
+        }
+        for (const m of batch.messages) {
+          if (BigInt(m.offset) >= w.end) break;
+          w.target.store.restore({ key: m.key === null ? '' : m.key.toString('utf8'), value: m.value === null ? null : m.value.toString('utf8') });
+          w.restored++;
+        }
+        if (BigInt(batch.lastOffset()) + 1n >= w.end && !finished.has(key)) {
+          finished.add(key);
+          consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+          if (finished.size === wanted.size) resolveDone();
+        }
+      },
+    });
+    await done;
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await admin.deleteGroups([groupId]).catch(() => {});
+  }
+  for (const w of wanted.values()) log.info(`restored ${w.restored} changelog entries of ${w.target.store.name} from ${w.target.topic}[${w.target.partition}] in ${Date.now() - started} ms`);
+}
