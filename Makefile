@@ -5,13 +5,19 @@ SHELL := /bin/bash
 NODE_BIN := $(shell infra/node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: deps test demo bench typecheck unit
+.PHONY: deps servers test unit integration typecheck demo bench replay-sample
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 deps: node_modules/.installed
+
+# Fetch the real servers once (Kafka, HDFS, schema registry), so test timeouts never include downloads.
+servers:
+	infra/kafka/kafka.sh fetch
+	infra/hdfs/hdfs.sh fetch
+	infra/registry/registry.sh fetch
 
 typecheck: deps
 	tsc --noEmit
@@ -19,11 +25,19 @@ typecheck: deps
 unit: deps
 	vitest run --project unit
 
-test: deps typecheck
+integration: deps servers
+	vitest run --project integration
+
+# Every test: type check, unit tests, then the integration tests against the real servers.
+test: deps typecheck servers
 	vitest run
 
 demo: deps
+	infra/kafka/kafka.sh fetch
+	infra/demo.sh
+
+replay-sample: deps
 	node bin/retail-streams.js replay --input samples/invoices.jsonl --out out
 
-bench: deps
+bench: deps servers
 	node bench/run.ts

@@ -4,11 +4,13 @@ import { replay, replayUsage } from './replay.ts';
 import { describeCommand } from './describe.ts';
 import { run, runUsage } from './run.ts';
 import { simulate, simulateUsage } from './simulate.ts';
+import { watch, watchUsage } from './watch.ts';
 
 const USAGE = `usage:
   ${simulateUsage}
   ${runUsage}
   ${replayUsage}
+  ${watchUsage}
   retail-streams describe [--window 1m] [--grace 10m]
 `;
 
@@ -18,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   replay,
   run,
   simulate,
+  watch,
   describe: describeCommand,
 };
 

@@ -163,7 +163,7 @@ async function expectGeneratedResult(out: string): Promise<void> {
   expect(late.map((r) => r.value)).toEqual(genLate.map((n) => genLines[n - 1]));
 }
 
-describe('retail-streams replay on a generated file', () => {
+describe.concurrent('retail-streams replay on a generated file', () => {
   it('the generated data exercises what it claims to', () => {
     // Guards the test data itself: two late records by the reference, windows with several countries.
     expect(genRef.late).toBe(2);
@@ -244,7 +244,7 @@ function contractInvoice(line: string): RefInvoice | null {
   return { invoice_no: o.invoice_no, country: o.country, ts, type: o.type, items };
 }
 
-describe('retail-streams replay on samples/invoices.jsonl', () => {
+describe.concurrent('retail-streams replay on samples/invoices.jsonl', () => {
   it(
     'writes the reference KPIs and dead-letters exactly the lines that break the contract',
     async () => {
@@ -285,7 +285,7 @@ describe('retail-streams replay on samples/invoices.jsonl', () => {
 /* Errors.                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-describe('retail-streams replay errors', () => {
+describe.concurrent('retail-streams replay errors', () => {
   it(
     'exits 2 with a clear message for a bad --window',
     async () => {
@@ -324,12 +324,15 @@ describe('retail-streams replay errors', () => {
   );
 
   it(
-    'exits 3 for an input file that does not exist, naming it',
+    'exits 3 for an input file that does not exist or is a directory, naming it',
     async () => {
       const missing = join(tmp, 'does-not-exist.jsonl');
       const run = await cli(['replay', '--input', missing, '--out', outDir('missing')]);
       expect(run.code).toBe(3);
       expect(run.stderr).toContain(missing);
+      const dir = await cli(['replay', '--input', tmp, '--out', outDir('dir-input')]);
+      expect(dir.code).toBe(3);
+      expect(dir.stderr).toContain(tmp);
     },
     TIMEOUT,
   );

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
+import { Kafka, logLevel } from 'kafkajs';
+import { PositiveDuration, IntFromString, decodeFlags } from './flags.ts';
+import { Brokers } from './kafka-flags.ts';
+import { BrokerError } from './errors.ts';
+import { KPI_TOPICS } from './run.ts';
+import type { CountryKpi, TimeKpi } from '../processors/kpi.ts';
+
+const WatchFlags = Schema.Struct({
+  brokers: Brokers,
+  every: Schema.optionalWith(PositiveDuration, { default: () => 5_000 }),
+  windows: Schema.optionalWith(IntFromString(1, 100), { default: () => 5 }),
+});
+
+export const watchUsage = 'retail-streams watch --brokers H:P [--every 5s --windows 5]';
+
+const money = (n: number) => n.toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** A live table of the latest KPIs, read from the update topics like any dashboard would. */
+export function renderTable(time: ReadonlyMap<string, TimeKpi>, country: ReadonlyMap<string, CountryKpi>, windows: number): string {
+  const latest = [...time.values()].sort((a, b) => b.window.start.localeCompare(a.window.start)).slice(0, windows);
+  const lines = [`KPIs at ${new Date().toISOString()} (latest ${latest.length} windows)`, 'window (UTC)         OPM  sales volume   avg transaction  rate of return'];
+  for (const k of latest) {
+    lines.push(`${k.window.start.slice(0, 16).replace('T', ' ')}  ${String(k.OPM).padStart(6)}  ${money(k.total_sale_volume).padStart(12)}  ${money(k.average_transaction_size).padStart(15)}  ${k.rate_of_return.toFixed(4).padStart(14)}`);
+  }
+  const newest = latest[0];
+  if (newest !== undefined) {
+    const top = [...country.values()].filter((c) => c.window.start === newest.window.start).sort((a, b) => b.OPM - a.OPM).slice(0, 5);
+    lines.push(`top countries in ${newest.window.start.slice(11, 16)}: ${top.map((c) => `${c.country} ${c.OPM}`).join(', ')}`);
+  }
+  return lines.join('\n') + '\n\n';
+}
+
+export const watch = (argv: readonly string[]) =>
+  Effect.gen(function* () {
+    const flags = yield* decodeFlags('watch', argv, { brokers: { type: 'string' }, every: { type: 'string' }, windows: { type: 'string' } }, WatchFlags, { brokers: 'RS_BROKERS' });
+    const time = new Map<string, TimeKpi>();
+    const country = new Map<string, CountryKpi>();
+    const consumer = new Kafka({ clientId: 'retail-streams-watch', brokers: [...flags.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } }).consumer({
+      groupId: `watch-${randomUUID()}`,
+      maxWaitTimeInMs: 200,
+    });
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          await consumer.connect();
+          await consumer.subscribe({ topics: [KPI_TOPICS.time, KPI_TOPICS.country], fromBeginning: true });
+          await consumer.run({
+            eachMessage: async ({ topic, message }) => {
+              if (message.key === null || message.value === null) return;
+              const key = message.key.toString();
+              if (topic === KPI_TOPICS.time) time.set(key, JSON.parse(message.value.toString()) as TimeKpi);
+              else country.set(key, JSON.parse(message.value.toString()) as CountryKpi);
+            },
+          });
+        },
+        catch: (e) => new BrokerError({ message: `watch: ${(e as Error).message}` }),
+      }).pipe(
+        // The KPI topics appear once `run` has started: wait for them for a while.
+        Effect.retry(Schedule.spaced(EffectDuration.seconds(1)).pipe(Schedule.intersect(Schedule.recurs(90)))),
+      ),
+      () => Effect.promise(() => consumer.disconnect().catch(() => {})),
+    );
+    const print = Effect.sync(() => process.stdout.write(renderTable(time, country, flags.windows)));
+    yield* Effect.repeat(Effect.delay(print, EffectDuration.millis(flags.every)), { until: () => false }).pipe(
+      Effect.raceFirst(Effect.async<void>((resume) => {
+        const stop = () => resume(Effect.void);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      })),
+    );
+  }).pipe(Effect.scoped);

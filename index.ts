@@ -1,0 +1,25 @@
+// Public API of retail-streams.
+
+// DSL and topology
+export { StreamsBuilder, KStream, KGroupedStream, TimeWindowedKStream, KTable } from './topology/api/builder.ts';
+export type { Consumed, Produced, Grouped, Materialized } from './topology/api/builder.ts';
+export { Topology } from './topology/internals/compile.ts';
+export { TimeWindows } from './topology/api/windows.ts';
+export { Serdes, type Serde } from './topology/api/serdes.ts';
+
+// Processor API
+export type { Processor, ProcessorContext, ProcessorSupplier, PunctuationType, Cancellable } from './topology/api/processor.ts';
+export type { StreamRecord, RecordOrigin } from './topology/api/record.ts';
+export type { ExternalSink, ExternalSinkFactory } from './topology/api/sink.ts';
+
+// State stores
+export { Stores, type StoreBuilder } from './state-stores/stores.ts';
+export type { KeyValueStore, WindowStore, Windowed, StateStore } from './state-stores/api.ts';
+
+// Runtimes
+export { TopologyTestDriver } from './topology/runtimes/test-driver.ts';
+export { KafkaStreamsRuntime } from './topology/runtimes/kafka/runtime.ts';
+export { replayLines } from './topology/runtimes/file-replay.ts';
+
+// Errors
+export { RetailStreamsError, TopologyError } from './topology/api/errors.ts';
