@@ -37,7 +37,7 @@ demo: deps
 	infra/demo.sh
 
 replay-sample: deps
-	node bin/retail-streams.js replay --input samples/invoices.jsonl --out out
+	node bin/retail-streams.js replay --input samples/invoices.jsonl --out out --overwrite
 
 bench: deps servers
 	node bench/run.ts

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { access, constants, mkdir, stat } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Effect, Schema } from 'effect';
 import { buildKpiTopology } from '../processors/kpi-topology.ts';
 import { fileOutputs, DATASETS } from '../processors/file-outputs.ts';
@@ -15,16 +16,17 @@ const ReplayFlags = Schema.Struct({
   out: Schema.optionalWith(Schema.String, { default: () => 'out' }),
   window: Schema.optionalWith(PositiveDuration, { default: () => 60_000 }),
   grace: Schema.optionalWith(Duration.pipe(Schema.filter((n) => n >= 0 || 'must not be negative')), { default: () => 600_000 }),
+  overwrite: Schema.optionalWith(Schema.Boolean, { default: () => false }),
 });
 
-export const replayUsage = 'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m]';
+export const replayUsage = 'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--overwrite]';
 
 export const replay = (argv: readonly string[]) =>
   Effect.gen(function* () {
     const flags = yield* decodeFlags(
       'replay',
       argv,
-      { input: { type: 'string' }, out: { type: 'string' }, window: { type: 'string' }, grace: { type: 'string' } },
+      { input: { type: 'string' }, out: { type: 'string' }, window: { type: 'string' }, grace: { type: 'string' }, overwrite: { type: 'boolean' } },
       ReplayFlags,
     );
     if (flags.input !== '-') {
@@ -37,9 +39,20 @@ export const replay = (argv: readonly string[]) =>
         catch: (e) => new InputError({ message: `replay: cannot read --input ${flags.input}: ${(e as Error).message}` }),
       });
     }
+    // Committed file names are deterministic, so an earlier run's files would be taken as this
+    // run's: like Spark's default save mode, refuse to mix them unless asked to overwrite.
     yield* Effect.tryPromise({
-      try: () => mkdir(flags.out, { recursive: true }),
-      catch: (e) => new SinkError({ message: `replay: cannot create --out ${flags.out}: ${(e as Error).message}` }),
+      try: async () => {
+        for (const d of Object.values(DATASETS)) {
+          const path = join(flags.out, d);
+          const entries = await readdir(path).catch(() => []);
+          if (entries.length === 0) continue;
+          if (!flags.overwrite) throw new Error(`${path} already holds files from an earlier run; pass --overwrite or choose another --out`);
+          await rm(path, { recursive: true, force: true });
+        }
+        await mkdir(flags.out, { recursive: true });
+      },
+      catch: (e) => new SinkError({ message: `replay: ${(e as Error).message}` }),
     });
     const store = new LocalFileStore(flags.out);
     const topology = buildKpiTopology({ inputTopic: 'invoices', windowMs: flags.window, graceMs: flags.grace, ...fileOutputs(store, 'flat') });

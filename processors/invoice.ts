@@ -49,7 +49,18 @@ export type DecodedInvoice = Invoice | InvalidInvoice;
 const invalid = (reason: InvalidReason, detail: string): InvalidInvoice => ({ valid: false, reason, detail });
 
 const MAX_LONG = (1n << 63n) - 1n;
-const INVOICE_NO_SOURCE = /"invoice_no"\s*:\s*(-?[0-9][0-9.eE+-]*)/;
+
+/** The source text of the top-level invoice_no, via the reviver's access to number sources. */
+function topLevelInvoiceNoSource(text: string): string | undefined {
+  const sources = new Map<object, string>();
+  let root: unknown;
+  JSON.parse(text, function (this: object, key: string, value: unknown, context?: { source?: string }) {
+    if (key === 'invoice_no' && context?.source !== undefined) sources.set(this, context.source);
+    if (key === '') root = value;
+    return value;
+  } as (this: unknown, key: string, value: unknown) => unknown);
+  return typeof root === 'object' && root !== null ? sources.get(root) : undefined;
+}
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -79,7 +90,10 @@ export function parseTimestamp(text: string): number {
     if (oh > 23 || om > 59) return Number.NaN;
     offsetMin = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+  // Date.UTC maps years 0-99 to 1900-1999: set the year explicitly.
+  const d = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
+  d.setUTCFullYear(year, month - 1, day);
+  return d.getTime() - offsetMin * 60_000;
 }
 
 function invoiceNumber(value: unknown, source: string): string | InvalidInvoice {
@@ -88,8 +102,8 @@ function invoiceNumber(value: unknown, source: string): string | InvalidInvoice 
     if (value < 0) return invalid('bad-invoice-no', `invoice_no must not be negative, got ${value}`);
     return String(value);
   }
-  // Beyond 2^53 the parsed double has lost digits: read them from the text itself.
-  const digits = INVOICE_NO_SOURCE.exec(source)?.[1];
+  // Beyond 2^53 the parsed double has lost digits: read them from the text itself (rare path).
+  const digits = topLevelInvoiceNoSource(source);
   if (digits === undefined || !/^[0-9]+$/.test(digits)) return invalid('bad-invoice-no', `invoice_no must be an integer, got ${digits ?? value}`);
   if (BigInt(digits) > MAX_LONG) return invalid('bad-invoice-no', `invoice_no ${digits} is beyond 2^63-1`);
   return digits.replace(/^0+(?=\d)/, '');

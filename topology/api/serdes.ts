@@ -6,6 +6,11 @@ export interface Serde<T> {
   readonly name: string;
   serialize(value: T): Uint8Array | null;
   deserialize(data: Uint8Array | null): T;
+  /**
+   * Optional asynchronous preparation of a batch before it is deserialized (for example,
+   * fetching unknown schemas from a registry, with retries), so `deserialize` stays synchronous.
+   */
+  prepare?(values: readonly (Uint8Array | null)[]): Promise<void>;
 }
 
 const encoder = new TextEncoder();

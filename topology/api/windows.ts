@@ -27,13 +27,10 @@ export const alignedStart = (ts: number, advanceMs: number): number => ts - (((t
 
 /** Starts of every window containing `ts`, oldest first. */
 export const windowStartsFor = (w: TimeWindows, ts: number): number[] => {
-  const last = alignedStart(ts, w.advanceMs);
   const out: number[] = [];
-  for (let s = last - w.sizeMs + w.advanceMs; s <= last; s += w.advanceMs) {
-    // Hopping windows: only those whose range actually contains ts (s <= ts < s + size).
-    if (s + w.sizeMs > ts) out.push(s);
-  }
-  return out;
+  // Starts lie on the advance grid; walk back from the latest while the window still contains ts.
+  for (let s = alignedStart(ts, w.advanceMs); s > ts - w.sizeMs; s -= w.advanceMs) out.push(s);
+  return out.reverse();
 };
 
 /** True once stream time has reached the window's end plus grace. */

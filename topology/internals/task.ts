@@ -96,6 +96,7 @@ export class StreamTask {
     for (const p of this.processors) p.init?.(this.contextFor(this.processorName.get(p)!));
   }
 
+  private readonly sourceNodeOf = new Map<string, string>();
   private readonly processorName = new Map<Processor<unknown, unknown, unknown, unknown>, string>();
   private readonly contexts = new Map<string, ProcessorContext<unknown, unknown>>();
 
@@ -113,6 +114,7 @@ export class StreamTask {
         };
         this.instances.set(name, instance);
         for (const topic of node.topics) {
+          this.sourceNodeOf.set(topic, name);
           const extract = node.timestampExtractor;
           this.sources.set(topic, {
             node: instance,
@@ -195,6 +197,14 @@ export class StreamTask {
 
   get streamTime(): number {
     return this.currentStreamTime;
+  }
+
+  /** Lets the source's serdes do asynchronous work (schema look-ups) before `processBatch`. */
+  async prepareBatch(topic: string, records: readonly RawRecord[]): Promise<void> {
+    const node = this.topology.nodes.get(this.sourceNodeOf.get(topic)!);
+    if (node?.kind !== 'source') return;
+    if (node.valueSerde.prepare !== undefined) await node.valueSerde.prepare(records.map((r) => r.value));
+    if (node.keySerde.prepare !== undefined) await node.keySerde.prepare(records.map((r) => r.key));
   }
 
   /** Processes a batch of raw records from one topic partition of this task. */

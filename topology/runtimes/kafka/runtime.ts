@@ -231,18 +231,29 @@ export class KafkaStreamsRuntime {
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
-    await this.enqueue(async () => {
+    // A slow commit (a sink retrying through an outage, a long restore) must not cost the group membership.
+    const keepAlive = setInterval(() => void heartbeat().catch(() => {}), 2_000);
+    try {
+      await this.enqueue(() => this.processAndCommit(batch, resolveOffset));
+    } finally {
+      clearInterval(keepAlive);
+    }
+    await heartbeat();
+  }
+
+  private async processAndCommit(batch: EachBatchPayload['batch'], resolveOffset: EachBatchPayload['resolveOffset']): Promise<void> {
+    {
       const logical = this.names.logical(batch.topic);
       const task = await this.taskFor(logical, batch.partition);
       const records = batch.messages.map(toRaw);
+      await task.prepareBatch(logical, records);
       task.processBatch(logical, records);
       task.flush();
       this.env.count('records-processed', records.length);
       await this.commit([task], [{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
       // kafkajs fetches from the last resolved offset, so resolve only once the batch is committed.
       resolveOffset(batch.lastOffset());
-    });
-    await heartbeat();
+    }
   }
 
   private async tick(): Promise<void> {
