@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
 import { buildKpiTopology } from '../processors/kpi-topology.ts';
 import { fileOutputs } from '../processors/file-outputs.ts';
@@ -13,18 +15,20 @@ const RunFlags = Schema.Struct({
   brokers: Brokers,
   group: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => 'retail-kpi' }),
   input: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => 'invoices' }),
-  store: Schema.optionalWith(Schema.Literal('memory'), { default: () => 'memory' as const }),
+  store: Schema.optionalWith(Schema.Literal('memory', 'rocksdb'), { default: () => 'memory' as const }),
+  'state-dir': Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => join(tmpdir(), 'retail-streams') }),
+  'session-timeout': Schema.optionalWith(Duration.pipe(Schema.filter((n) => n >= 6_000 || 'must be at least 6s (the broker minimum)')), { default: () => 15_000 }),
   sink: Schema.optionalWith(Schema.String, { default: () => './out' }),
   window: Schema.optionalWith(PositiveDuration, { default: () => 60_000 }),
   grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
   idle: Schema.optionalWith(PositiveDuration, { default: () => 30_000 }),
-  guarantee: Schema.optionalWith(Schema.Literal('at-least-once'), { default: () => 'at-least-once' as const }),
+  guarantee: Schema.optionalWith(Schema.Literal('at-least-once', 'exactly-once'), { default: () => 'at-least-once' as const }),
   'replication-factor': Schema.optionalWith(IntFromString(1, 5), { default: () => 1 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
 });
 
 export const runUsage =
-  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once]';
+  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR]';
 
 const s = { type: 'string' } as const;
 const ENV = {
@@ -32,6 +36,8 @@ const ENV = {
   group: 'RS_GROUP',
   input: 'RS_INPUT',
   store: 'RS_STORE',
+  'state-dir': 'RS_STATE_DIR',
+  'session-timeout': 'RS_SESSION_TIMEOUT',
   sink: 'RS_SINK',
   window: 'RS_WINDOW',
   grace: 'RS_GRACE',
@@ -89,6 +95,9 @@ export const run = (argv: readonly string[]) =>
         brokers: flags.brokers,
         applicationId: flags.group,
         storeKind: flags.store,
+        stateDir: flags['state-dir'],
+        guarantee: flags.guarantee,
+        sessionTimeoutMs: flags['session-timeout'],
         idleMs: flags.idle,
         replicationFactor: rf,
         log,

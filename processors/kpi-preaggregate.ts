@@ -1,7 +1,6 @@
 import type { Processor, ProcessorContext } from '../topology/api/processor.ts';
 import type { RecordOrigin, StreamRecord } from '../topology/api/record.ts';
 import { alignedStart } from '../topology/api/windows.ts';
-import type { KeyValueStore } from '../state-stores/api.ts';
 import type { InvoiceRecord } from './invoice.ts';
 
 /** A partial aggregate of one input partition for one window and country, sent downstream. */
@@ -24,7 +23,6 @@ export interface RejectedRecord {
 
 export type PreAggregateOutput = { readonly kind: 'partial'; readonly partial: PartialKpi } | RejectedRecord;
 
-export const STREAM_TIME_STORE = 'kpi-partition-stream-time';
 export const INVALID_RECORDS = 'invalid-records';
 export const LATE_RECORDS = 'late-records';
 export const VALID_RECORDS = 'valid-records';
@@ -39,15 +37,12 @@ interface Mutable {
 
 /**
  * Stage one of the KPI aggregation, one per input partition. Decides lateness against the
- * partition's own stream time (kept in a logged store so a restart decides the same way),
+ * partition's own stream time (the task's, logged so a restart decides the same way),
  * and sums each batch per window and country before anything leaves the task: downstream
  * traffic is per window and country, not per invoice.
  */
 export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Processor<unknown, InvoiceRecord, number | null, PreAggregateOutput> => {
   let ctx: ProcessorContext<number | null, PreAggregateOutput>;
-  let store: KeyValueStore<string, number>;
-  let streamTime = Number.NEGATIVE_INFINITY;
-  let persisted = Number.NEGATIVE_INFINITY;
   const batch = new Map<string, Mutable>();
   let validCount = 0;
 
@@ -60,9 +55,6 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
   return {
     init: (c) => {
       ctx = c;
-      store = c.getStateStore<KeyValueStore<string, number>>(STREAM_TIME_STORE);
-      const restored = store.get('stream-time');
-      if (restored !== undefined) streamTime = persisted = restored;
     },
     process: (r: StreamRecord<unknown, InvoiceRecord>) => {
       const d = r.value.decoded;
@@ -72,7 +64,8 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
       }
       validCount++;
       const ts = d.timestamp;
-      if (ts > streamTime) streamTime = ts;
+      // The task moved stream time to include this record before handing it over.
+      const streamTime = ctx.streamTime();
       const start = alignedStart(ts, windowMs);
       // Kafka Streams' rule, per partition: closed once stream time reaches end + grace.
       if (streamTime >= start + windowMs + graceMs) {
@@ -96,10 +89,6 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
       }
       for (const p of batch.values()) ctx.forward({ key: p.start, value: { kind: 'partial', partial: p }, timestamp: p.start });
       batch.clear();
-      if (streamTime > persisted) {
-        store.put('stream-time', streamTime);
-        persisted = streamTime;
-      }
     },
   };
 };

@@ -5,7 +5,7 @@ import type { StreamRecord } from '../topology/api/record.ts';
 import type { Topology } from '../topology/internals/compile.ts';
 import { Stores } from '../state-stores/stores.ts';
 import { decodeInvoice, type InvoiceRecord } from './invoice.ts';
-import { kpiPreAggregate, STREAM_TIME_STORE, type PartialKpi, type PreAggregateOutput, type RejectedRecord } from './kpi-preaggregate.ts';
+import { kpiPreAggregate, type PartialKpi, type PreAggregateOutput, type RejectedRecord } from './kpi-preaggregate.ts';
 import { COUNTRY_STORE, kpiCombine, TIME_STORE, type KpiOutput } from './kpi-combine.ts';
 import type { CountryKpi, KpiAccumulator, TimeKpi } from './kpi.ts';
 
@@ -71,7 +71,6 @@ function route<V>(stream: KStream<string | null, V>, output: Output<V> | undefin
  */
 export function buildKpiTopology(o: KpiTopologyOptions): Topology {
   const b = new StreamsBuilder();
-  b.addStateStore(Stores.keyValueStore<string, number>(STREAM_TIME_STORE));
   b.addStateStore(Stores.windowStore<string, KpiAccumulator>(TIME_STORE, o.windowMs, o.windowMs + o.graceMs));
   b.addStateStore(Stores.windowStore<string, KpiAccumulator>(COUNTRY_STORE, o.windowMs, o.windowMs + o.graceMs));
 
@@ -83,7 +82,7 @@ export function buildKpiTopology(o: KpiTopologyOptions): Topology {
       // Invalid records have no event time: they pass through without moving stream time.
       timestampExtractor: (_k, v) => (v.decoded.valid ? v.decoded.timestamp : Number.NaN),
     })
-    .process<number | null, PreAggregateOutput>(kpiPreAggregate(o.windowMs, o.graceMs), { name: 'kpi-preaggregate', stores: [STREAM_TIME_STORE] });
+    .process<number | null, PreAggregateOutput>(kpiPreAggregate(o.windowMs, o.graceMs), { name: 'kpi-preaggregate' });
 
   const [partials, invalid, late] = stage1.branch(
     (_k, v) => v.kind === 'partial',

@@ -7,6 +7,8 @@ export interface StateStore {
   readonly name: string;
   /** Whether writes are logged to a changelog topic (`<application>-<store>-changelog`). */
   readonly logged: boolean;
+  /** Loads local state (a disk store); the runtime awaits it before restoring from the changelog. */
+  open?(): Promise<void>;
   /** Persists buffered writes; resolves once they are durable locally. */
   flush(): Promise<void> | void;
   close(): Promise<void> | void;

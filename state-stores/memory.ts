@@ -1,5 +1,15 @@
 import type { ChangelogEntry, KeyValueStore, StoreCodec, WindowStore, Windowed } from './api.ts';
 
+/**
+ * Where an in-memory store persists itself (RocksDB): loaded on open, written in one batch per
+ * flush. Reads never touch it, so the hot path stays synchronous.
+ */
+export interface Persistence {
+  open(restore: (entry: ChangelogEntry) => void): Promise<void>;
+  write(entries: readonly ChangelogEntry[]): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** Shared change tracking: the latest value per key since the last drain. */
 class ChangeLog {
   private readonly pending = new Map<string, string | null>();
@@ -22,17 +32,25 @@ class ChangeLog {
 export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private readonly data = new Map<string, [K, V]>();
   private readonly changes: ChangeLog;
+  private readonly disk: ChangeLog;
+  private readonly persistence: Persistence | undefined;
   readonly name: string;
   readonly logged: boolean;
   private readonly keyCodec: StoreCodec<K>;
   private readonly valueCodec: StoreCodec<V>;
 
-  constructor(name: string, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean) {
+  constructor(name: string, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean, persistence?: Persistence) {
     this.name = name;
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
     this.changes = new ChangeLog(logged);
+    this.persistence = persistence;
+    this.disk = new ChangeLog(persistence !== undefined);
+  }
+
+  async open(): Promise<void> {
+    await this.persistence?.open((e) => this.restore(e));
   }
 
   get(key: K): V | undefined {
@@ -41,11 +59,18 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   put(key: K, value: V): void {
     const k = this.keyCodec.encode(key);
     this.data.set(k, [key, value]);
-    if (this.logged) this.changes.note(k, this.valueCodec.encode(value));
+    if (this.logged || this.persistence !== undefined) {
+      const v = this.valueCodec.encode(value);
+      this.changes.note(k, v);
+      this.disk.note(k, v);
+    }
   }
   delete(key: K): void {
     const k = this.keyCodec.encode(key);
-    if (this.data.delete(k)) this.changes.note(k, null);
+    if (this.data.delete(k)) {
+      this.changes.note(k, null);
+      this.disk.note(k, null);
+    }
   }
   *all(): Iterable<[K, V]> {
     const keys = [...this.data.keys()].sort();
@@ -54,9 +79,12 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   size(): number {
     return this.data.size;
   }
-  flush(): void {}
-  close(): void {
+  async flush(): Promise<void> {
+    if (this.persistence !== undefined) await this.persistence.write(this.disk.drain());
+  }
+  async close(): Promise<void> {
     this.data.clear();
+    await this.persistence?.close();
   }
   drainChanges(): ChangelogEntry[] {
     return this.changes.drain();
@@ -74,19 +102,32 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
   /** windowStart -> encoded key -> [key, value]; windows are few (open ones only), keys many. */
   private readonly windows = new Map<number, Map<string, [K, V]>>();
   private readonly changes: ChangeLog;
+  private readonly disk: ChangeLog;
+  private readonly persistence: Persistence | undefined;
   readonly name: string;
   readonly logged: boolean;
   private readonly keyCodec: StoreCodec<K>;
   private readonly valueCodec: StoreCodec<V>;
   private readonly windowSizeMs: number;
 
-  constructor(name: string, windowSizeMs: number, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean) {
+  constructor(name: string, windowSizeMs: number, keyCodec: StoreCodec<K>, valueCodec: StoreCodec<V>, logged: boolean, persistence?: Persistence) {
     this.name = name;
     this.windowSizeMs = windowSizeMs;
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
     this.changes = new ChangeLog(logged);
+    this.persistence = persistence;
+    this.disk = new ChangeLog(persistence !== undefined);
+  }
+
+  async open(): Promise<void> {
+    await this.persistence?.open((e) => this.restore(e));
+  }
+
+  private note(key: string, value: string | null): void {
+    this.changes.note(key, value);
+    this.disk.note(key, value);
   }
 
   get(key: K, windowStart: number): V | undefined {
@@ -100,14 +141,14 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     }
     const k = this.keyCodec.encode(key);
     w.set(k, [key, value]);
-    if (this.logged) this.changes.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
+    if (this.logged || this.persistence !== undefined) this.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
   }
   delete(key: K, windowStart: number): void {
     const w = this.windows.get(windowStart);
     const k = this.keyCodec.encode(key);
     if (w?.delete(k)) {
       if (w.size === 0) this.windows.delete(windowStart);
-      this.changes.note(windowEntryKey(windowStart, k), null);
+      this.note(windowEntryKey(windowStart, k), null);
     }
   }
   *fetchRange(from: number, to: number): Iterable<[Windowed<K>, V]> {
@@ -125,16 +166,19 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     for (const [start, w] of this.windows) {
       if (start >= windowStart) continue;
       // Expiry is logged as deletes so a restored store never resurrects old windows.
-      for (const k of w.keys()) this.changes.note(windowEntryKey(start, k), null);
+      for (const k of w.keys()) this.note(windowEntryKey(start, k), null);
       this.windows.delete(start);
     }
   }
   windowCount(): number {
     return this.windows.size;
   }
-  flush(): void {}
-  close(): void {
+  async flush(): Promise<void> {
+    if (this.persistence !== undefined) await this.persistence.write(this.disk.drain());
+  }
+  async close(): Promise<void> {
     this.windows.clear();
+    await this.persistence?.close();
   }
   drainChanges(): ChangelogEntry[] {
     return this.changes.drain();

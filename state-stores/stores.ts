@@ -1,7 +1,8 @@
 import { jsonCodec, type KeyValueStore, type StateStore, type StoreCodec, type WindowStore } from './api.ts';
-import { InMemoryKeyValueStore, InMemoryWindowStore } from './memory.ts';
+import { InMemoryKeyValueStore, InMemoryWindowStore, type Persistence } from './memory.ts';
 
-export type StoreKind = 'memory';
+/** `memory`: in memory only; `rocksdb`: the same, persisted to a local RocksDB per store and task. */
+export type StoreKind = 'memory' | 'rocksdb';
 
 /**
  * A store definition: the topology holds these, each task builds its own store from them.
@@ -13,7 +14,8 @@ export interface StoreBuilder<S extends StateStore = StateStore> {
   readonly logged: boolean;
   /** Window stores: how long a window is kept after it starts (size + grace). */
   readonly retentionMs?: number;
-  build(kind: StoreKind): S;
+  /** A fresh store for one task; `persistence` backs it on disk (RocksDB). */
+  build(persistence?: Persistence): S;
 }
 
 export interface StoreOptions<K, V> {
@@ -30,7 +32,7 @@ export const Stores = {
       name,
       type: 'key-value',
       logged,
-      build: () => new InMemoryKeyValueStore<K, V>(name, options.keyCodec ?? jsonCodec<K>(), options.valueCodec ?? jsonCodec<V>(), logged),
+      build: (persistence) => new InMemoryKeyValueStore<K, V>(name, options.keyCodec ?? jsonCodec<K>(), options.valueCodec ?? jsonCodec<V>(), logged, persistence),
     };
   },
   windowStore<K, V>(name: string, windowSizeMs: number, retentionMs: number, options: StoreOptions<K, V> = {}): StoreBuilder<WindowStore<K, V>> {
@@ -40,8 +42,8 @@ export const Stores = {
       type: 'window',
       logged,
       retentionMs,
-      build: () =>
-        new InMemoryWindowStore<K, V>(name, windowSizeMs, options.keyCodec ?? jsonCodec<K>(), options.valueCodec ?? jsonCodec<V>(), logged),
+      build: (persistence) =>
+        new InMemoryWindowStore<K, V>(name, windowSizeMs, options.keyCodec ?? jsonCodec<K>(), options.valueCodec ?? jsonCodec<V>(), logged, persistence),
     };
   },
 } as const;

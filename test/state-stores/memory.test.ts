@@ -104,11 +104,11 @@ describe('InMemoryKeyValueStore', () => {
   });
 
   it('is built by Stores.keyValueStore with its codecs and logging flag', () => {
-    const logged = Stores.keyValueStore<string, string>('names', { keyCodec: stringCodec, valueCodec: stringCodec }).build('memory');
+    const logged = Stores.keyValueStore<string, string>('names', { keyCodec: stringCodec, valueCodec: stringCodec }).build();
     logged.put('k', 'v');
     expect(logged.name).toBe('names');
     expect(logged.drainChanges()).toEqual([{ key: 'k', value: 'v' }]);
-    const quiet = Stores.keyValueStore<string, number>('quiet', { logged: false }).build('memory');
+    const quiet = Stores.keyValueStore<string, number>('quiet', { logged: false }).build();
     quiet.put('k', 1);
     expect(quiet.logged).toBe(false);
     expect(quiet.drainChanges()).toEqual([]);
@@ -247,7 +247,7 @@ describe('InMemoryWindowStore', () => {
     quiet.put('a', 0, 1);
     quiet.expireBefore(100);
     expect(quiet.drainChanges()).toEqual([]);
-    const built = Stores.windowStore<string, number>('w', 60_000, 660_000).build('memory');
+    const built = Stores.windowStore<string, number>('w', 60_000, 660_000).build();
     built.put('a', 60_000, 1);
     expect([...built.fetchRange(0, 60_000)]).toEqual([[{ key: 'a', start: 60_000, end: 120_000 }, 1]]);
     expect(built.drainChanges()).toHaveLength(1);

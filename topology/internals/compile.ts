@@ -1,9 +1,15 @@
-import type { StoreBuilder } from '../../state-stores/stores.ts';
+import { Stores, type StoreBuilder } from '../../state-stores/stores.ts';
 import { parentsOf, type GraphNode, type InternalTopic } from './graph.ts';
 import { TopologyError } from '../api/errors.ts';
 
 export interface Subtopology {
   readonly id: number;
+  /**
+   * A logged store keeping the task's stream time, for sub-topologies that read input topics
+   * and feed repartition topics: a restarted or moved task resumes its watermark, and decides
+   * lateness as before the move.
+   */
+  readonly streamTimeStore?: string;
   /** Node names in an order where every parent comes before its children. */
   readonly nodes: readonly string[];
   readonly sourceTopics: readonly string[];
@@ -16,6 +22,7 @@ export class Topology {
   readonly nodes: ReadonlyMap<string, GraphNode>;
   readonly children: ReadonlyMap<string, readonly string[]>;
   readonly stores: ReadonlyMap<string, StoreBuilder>;
+  private readonly storeBuilders: Map<string, StoreBuilder>;
   readonly internalTopics: ReadonlyMap<string, InternalTopic>;
   readonly subtopologies: readonly Subtopology[];
 
@@ -57,11 +64,12 @@ export class Topology {
     this.children = children;
     this.stores = storeMap;
     this.internalTopics = new Map(internalTopics.map((t) => [t.name, t]));
-    this.subtopologies = this.split(nodes);
+    this.storeBuilders = storeMap;
+    this.subtopologies = this.split(nodes, new Set(this.internalTopics.keys()));
   }
 
   /** Connected components of the graph (sources and sinks cut it at topics), numbered in node order. */
-  private split(nodes: readonly GraphNode[]): Subtopology[] {
+  private split(nodes: readonly GraphNode[], internal: ReadonlySet<string>): Subtopology[] {
     const component = new Map<string, number>();
     const storeOwner = new Map<string, number>();
     let next = 0;
@@ -90,13 +98,14 @@ export class Topology {
       }
       const sourceTopics = members.flatMap((n) => (n.kind === 'source' ? n.topics : []));
       if (sourceTopics.length === 0) throw new TopologyError('invalid-topology', `sub-topology ${id} (${order[0]}) has no source`);
-      result.push({
-        id,
-        nodes: order,
-        sourceTopics,
-        sinkTopics: members.flatMap((n) => (n.kind === 'sink' ? [n.topic] : [])),
-        stores,
-      });
+      const sinkTopics = members.flatMap((n) => (n.kind === 'sink' ? [n.topic] : []));
+      const feedsRepartition = sinkTopics.some((t) => internal.has(t)) && sourceTopics.some((t) => !internal.has(t));
+      const streamTimeStore = feedsRepartition ? `KSTREAM-STREAM-TIME-${String(id).padStart(10, '0')}` : undefined;
+      if (streamTimeStore !== undefined) {
+        this.storeBuilders.set(streamTimeStore, Stores.keyValueStore<string, number>(streamTimeStore));
+        stores.push(streamTimeStore);
+      }
+      result.push({ id, nodes: order, sourceTopics, sinkTopics, stores, ...(streamTimeStore === undefined ? {} : { streamTimeStore }) });
     }
     return result;
   }

@@ -1,13 +1,14 @@
 import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../api/processor.ts';
 import type { RecordOrigin, StreamRecord } from '../api/record.ts';
 import type { ExternalSink } from '../api/sink.ts';
-import type { ChangelogEntry, StateStore } from '../../state-stores/api.ts';
-import type { StoreKind } from '../../state-stores/stores.ts';
+import type { ChangelogEntry, KeyValueStore, StateStore } from '../../state-stores/api.ts';
 import type { Subtopology, Topology } from './compile.ts';
 import { partitionFor } from './partitioner.ts';
 
 /** Header that marks a watermark record on a repartition topic: `<upstream task id> <stream time>`. */
 export const WATERMARK_HEADER = 'rs-watermark';
+const WATERMARK_RESEND_MS = 5_000;
+const STREAM_TIME_KEY = 'stream-time';
 
 export interface RawRecord {
   readonly key: Uint8Array | null;
@@ -19,7 +20,6 @@ export interface RawRecord {
 
 /** What a task needs from the runtime that hosts it. */
 export interface TaskEnv {
-  readonly storeKind: StoreKind;
   /** A partition of a repartition topic stops holding back windows after this much wall-clock silence. */
   readonly idleMs: number;
   wallClock(): number;
@@ -71,6 +71,8 @@ export class StreamTask {
   private readonly expectedUpstreams: string[] = [];
   private readonly startedAt: number;
   private currentStreamTime = Number.NEGATIVE_INFINITY;
+  private persistedStreamTime = Number.NEGATIVE_INFINITY;
+  private lastWatermarkSentAt = Number.NEGATIVE_INFINITY;
   private lastSentWatermark = Number.NEGATIVE_INFINITY;
   private currentOrigin: RecordOrigin | undefined;
   commitRequested = false;
@@ -83,13 +85,17 @@ export class StreamTask {
     this.env = env;
     this.id = `${subtopology.id}_${partition}`;
     this.startedAt = env.wallClock();
-    for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build(env.storeKind));
+    for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build());
     this.repartitionOutputs = subtopology.sinkTopics.filter((t) => topology.internalTopics.has(t));
     for (const topic of subtopology.sourceTopics) {
       if (!topology.internalTopics.has(topic)) continue;
       const writer = topology.subtopologies.find((s) => s.sinkTopics.includes(topic))!;
       const upstreamPartitions = Math.max(...writer.sourceTopics.map((t) => env.partitionsOf(t)));
       for (let p = 0; p < upstreamPartitions; p++) this.expectedUpstreams.push(`${writer.id}_${p}`);
+    }
+    if (subtopology.streamTimeStore !== undefined) {
+      const saved = (this.stores.get(subtopology.streamTimeStore) as KeyValueStore<string, number>).get(STREAM_TIME_KEY);
+      if (saved !== undefined) this.currentStreamTime = this.persistedStreamTime = saved;
     }
     // Children before parents, so every forward target exists when a context is made.
     for (const name of [...subtopology.nodes].reverse()) this.instantiate(name);
@@ -305,7 +311,16 @@ export class StreamTask {
   flush(): void {
     for (const p of this.processors) p.flush?.();
     const wm = this.currentStreamTime;
-    if (wm > this.lastSentWatermark && this.repartitionOutputs.length > 0) {
+    const store = this.subtopology.streamTimeStore;
+    if (store !== undefined && wm > this.persistedStreamTime && Number.isFinite(wm)) {
+      (this.stores.get(store) as KeyValueStore<string, number>).put(STREAM_TIME_KEY, wm);
+      this.persistedStreamTime = wm;
+    }
+    // Sent again now and then even when unchanged: a downstream task that just moved learns it.
+    const now = this.env.wallClock();
+    const resend = wm > Number.NEGATIVE_INFINITY && now - this.lastWatermarkSentAt >= WATERMARK_RESEND_MS;
+    if ((wm > this.lastSentWatermark || resend) && this.repartitionOutputs.length > 0) {
+      this.lastWatermarkSentAt = now;
       const header = { [WATERMARK_HEADER]: `${this.id} ${wm}` };
       const ts = Math.max(0, this.env.wallClock());
       for (const topic of this.repartitionOutputs) {

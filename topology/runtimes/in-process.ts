@@ -1,13 +1,11 @@
 import type { RecordOrigin } from '../api/record.ts';
 import type { Topology } from '../internals/compile.ts';
 import { StreamTask, type RawRecord, type TaskEnv } from '../internals/task.ts';
-import type { StoreKind } from '../../state-stores/stores.ts';
 
 export interface InProcessOptions {
   /** Partition counts of input and output topics; others default to `defaultPartitions`. */
   readonly partitions?: Readonly<Record<string, number>>;
   readonly defaultPartitions?: number;
-  readonly storeKind?: StoreKind;
   readonly idleMs?: number;
   /** Wall clock source: the test driver passes a fake one. */
   readonly wallClock?: () => number;
@@ -60,7 +58,6 @@ export class InProcessRuntime {
     };
     const clock = options.wallClock ?? Date.now;
     this.env = {
-      storeKind: options.storeKind ?? 'memory',
       idleMs: options.idleMs ?? 30_000,
       wallClock: clock,
       partitionsOf: countOf,

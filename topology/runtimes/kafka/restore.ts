@@ -15,7 +15,7 @@ export interface RestoreTarget {
  * partitions it does not need, and stops once every wanted partition reached its end offset.
  */
 export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonly RestoreTarget[], log: Logger): Promise<void> {
-  const wanted = new Map<string, { target: RestoreTarget; end: bigint; restored: number }>();
+  const wanted = new Map<string, { target: RestoreTarget; end: bigint; restored: number; lastBatchAt?: number }>();
   for (const t of targets) {
     const offsets = await admin.fetchTopicOffsets(t.topic);
     const p = offsets.find((o) => o.partition === t.partition);
@@ -26,11 +26,23 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
   if (wanted.size === 0) return;
   const started = Date.now();
   const groupId = `restore-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100, readUncommitted: false });
   const topics = [...new Set(targets.map((t) => t.topic))];
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const finished = new Set<string>();
+  // Transaction markers occupy offsets a read-committed consumer never sees, so a partition
+  // may end just short of its end offset: nothing new for a while also means done.
+  const startedAt = Date.now();
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    for (const [key, w] of wanted) {
+      if (finished.has(key)) continue;
+      const stalled = w.lastBatchAt !== undefined ? now - w.lastBatchAt > 3_000 : now - startedAt > 30_000;
+      if (stalled) finished.add(key);
+    }
+    if (finished.size === wanted.size) resolveDone();
+  }, 500);
   try {
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
@@ -44,6 +56,7 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
           consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
           return;
         }
+        w.lastBatchAt = Date.now();
         for (const m of batch.messages) {
           if (BigInt(m.offset) >= w.end) break;
           w.target.store.restore({ key: m.key === null ? '' : m.key.toString('utf8'), value: m.value === null ? null : m.value.toString('utf8') });
@@ -58,6 +71,7 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
     });
     await done;
   } finally {
+    clearInterval(watchdog);
     await consumer.disconnect().catch(() => {});
     await admin.deleteGroups([groupId]).catch(() => {});
   }

@@ -1,7 +1,10 @@
+import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import type { Topology } from '../../internals/compile.ts';
 import { StreamTask, type RawRecord, type TaskEnv } from '../../internals/task.ts';
 import type { StoreKind } from '../../../state-stores/stores.ts';
+import type { StateStore } from '../../../state-stores/api.ts';
+import type { Persistence } from '../../../state-stores/memory.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
 import { changelogTopicName, TopicNames } from './topics.ts';
@@ -13,11 +16,16 @@ export interface OutputTopicSpec {
   readonly compacted: boolean;
 }
 
+export type Guarantee = 'at-least-once' | 'exactly-once';
+
 export interface KafkaRuntimeConfig {
   readonly brokers: readonly string[];
   /** The consumer group, and the prefix of internal and changelog topics. */
   readonly applicationId: string;
   readonly storeKind: StoreKind;
+  /** Where RocksDB stores live: `<stateDir>/<applicationId>/<task>/<store>`. */
+  readonly stateDir: string;
+  readonly guarantee: Guarantee;
   readonly idleMs: number;
   readonly replicationFactor: number;
   /** Output topics the application writes; created when missing. */
@@ -25,11 +33,22 @@ export interface KafkaRuntimeConfig {
   readonly log: Logger;
   /** How often idle tasks get wall-clock punctuation (idle detection, window closing). */
   readonly tickMs?: number;
+  /** How soon the group notices a dead member (the broker's minimum is 6 s). */
+  readonly sessionTimeoutMs?: number;
 }
 
-interface Pending {
-  topic: string;
-  messages: Message[];
+interface TaskState {
+  readonly task: StreamTask;
+  /** Outputs of this task not yet sent, per Kafka topic. */
+  pending: Map<string, Message[]>;
+  /** Exactly-once: the task's own transactional producer (`<application>-<task>`), which fences zombies. */
+  readonly producer: Producer | undefined;
+}
+
+interface OffsetToCommit {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
 }
 
 const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
@@ -44,11 +63,14 @@ const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
   return headers === undefined ? raw : { ...raw, headers };
 };
 
+const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 /**
  * Runs a topology as a member of a Kafka consumer group: one task per assigned partition
- * (input and repartition topics alike), state restored from changelogs when a task starts,
- * and at-least-once commits: outputs acknowledged, changelogs written and files renamed
- * before the offsets that cover them are committed.
+ * (input and repartition topics alike), state restored from changelogs when a task starts.
+ * At-least-once: a batch's outputs and changelog writes are acknowledged and its files renamed
+ * before its offsets are committed. Exactly-once: each task has a transactional producer with a
+ * stable id; outputs, changelog writes and input offsets commit in one transaction.
  */
 export class KafkaStreamsRuntime {
   readonly metrics = new Map<string, number>();
@@ -57,17 +79,18 @@ export class KafkaStreamsRuntime {
   private readonly kafka: Kafka;
   private readonly names: TopicNames;
   private readonly partitionCounts = new Map<string, number>();
-  private readonly tasks = new Map<string, StreamTask>();
+  private readonly tasks = new Map<string, TaskState>();
   private admin: Admin | undefined;
   private producer: Producer | undefined;
   private consumer: Consumer | undefined;
-  private pending = new Map<string, Pending>();
-  private env: TaskEnv;
+  private current: TaskState | undefined;
+  private readonly env: TaskEnv;
   private serial: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private assigned = new Set<string>();
   private crashed: ((e: Error) => void) | undefined;
-  /** Resolves when the consumer crashes for good (the CLI exits non-zero then). */
+  private persistence: ((location: string) => Persistence) | undefined;
+  /** Resolves when the runtime fails for good (the CLI exits non-zero then). */
   readonly failure: Promise<Error>;
 
   constructor(topology: Topology, config: KafkaRuntimeConfig) {
@@ -80,16 +103,15 @@ export class KafkaStreamsRuntime {
       clientId: config.applicationId,
       brokers: [...config.brokers],
       connectionTimeout: 3_000,
-      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
       logLevel: logLevel.WARN,
       logCreator: () => ({ level, log: entry }) => {
         const text = `${entry.message}${entry.error ? `: ${entry.error}` : ''}`;
-        if (level <= logLevel.ERROR) log.warn(`kafkajs ${entry.namespace}: ${text}`);
-        else log.debug(`kafkajs ${entry.namespace}: ${text}`);
+        if (level <= logLevel.ERROR) log.warn(`kafka: ${text}`);
+        else log.debug(`kafka: ${text}`);
       },
     });
     this.env = {
-      storeKind: config.storeKind,
       idleMs: config.idleMs,
       wallClock: Date.now,
       partitionsOf: (topic) => {
@@ -98,12 +120,14 @@ export class KafkaStreamsRuntime {
         return n;
       },
       send: (topic, partition, key, value, timestamp, headers) => {
+        const state = this.current;
+        if (state === undefined) throw new Error('a record was sent outside a task');
         const kafkaTopic = this.names.kafka(topic);
-        let p = this.pending.get(kafkaTopic);
-        if (p === undefined) this.pending.set(kafkaTopic, (p = { topic: kafkaTopic, messages: [] }));
-        p.messages.push({
-          key: key === null ? null : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
-          value: value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+        let list = state.pending.get(kafkaTopic);
+        if (list === undefined) state.pending.set(kafkaTopic, (list = []));
+        list.push({
+          key: asBuffer(key),
+          value: asBuffer(value),
           partition,
           timestamp: String(Math.max(0, Math.trunc(timestamp))),
           ...(headers === undefined ? {} : { headers: { ...headers } }),
@@ -117,9 +141,17 @@ export class KafkaStreamsRuntime {
     };
   }
 
+  private get exactlyOnce(): boolean {
+    return this.config.guarantee === 'exactly-once';
+  }
+
   /** Connects, checks and creates topics, joins the group and starts consuming. */
   async start(): Promise<void> {
     const { log } = this.config;
+    if (this.config.storeKind === 'rocksdb') {
+      const { RocksDbPersistence } = await import('../../../state-stores/rocksdb.ts');
+      this.persistence = (location) => new RocksDbPersistence(location);
+    }
     const admin = this.kafka.admin();
     try {
       await admin.connect();
@@ -128,16 +160,21 @@ export class KafkaStreamsRuntime {
     }
     this.admin = admin;
     await this.ensureTopics(admin);
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await this.producer.connect();
+    if (!this.exactlyOnce) {
+      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await this.producer.connect();
+    }
+    const sessionTimeout = this.config.sessionTimeoutMs ?? 15_000;
     const consumer = this.kafka.consumer({
       groupId: this.config.applicationId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 15_000,
-      rebalanceTimeout: 30_000,
-      heartbeatInterval: 1_000,
+      sessionTimeout,
+      rebalanceTimeout: Math.max(30_000, sessionTimeout * 2),
+      heartbeatInterval: Math.min(1_000, Math.floor(sessionTimeout / 3)),
       maxWaitTimeInMs: 50,
       maxBytesPerPartition: 2 * 1024 * 1024,
+      // Exactly-once reads committed data only: aborted partials never reach the combining task.
+      readUncommitted: false,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -145,7 +182,7 @@ export class KafkaStreamsRuntime {
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
       this.assigned = assigned;
       log.info(`joined group ${this.config.applicationId}: ${[...assigned].sort().join(', ') || 'no partitions'}`);
-      this.enqueue(() => this.dropUnassignedTasks());
+      void this.enqueue(() => this.dropUnassignedTasks());
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) return;
@@ -161,7 +198,7 @@ export class KafkaStreamsRuntime {
       eachBatch: (payload) => this.onBatch(payload),
     });
     const tickMs = this.config.tickMs ?? 1_000;
-    this.ticker = setInterval(() => this.enqueue(() => this.tick()), tickMs);
+    this.ticker = setInterval(() => void this.enqueue(() => this.tick()), tickMs);
   }
 
   private async ensureTopics(admin: Admin): Promise<void> {
@@ -178,12 +215,9 @@ export class KafkaStreamsRuntime {
     const want = (topic: string, partitions: number, compacted: boolean, logical: string) => {
       this.partitionCounts.set(logical, existing.get(topic) ?? partitions);
       if (existing.has(topic) || create.some((c) => c.topic === topic)) return;
-      create.push({
-        topic,
-        numPartitions: partitions,
-        replicationFactor,
-        configEntries: compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-      });
+      const configEntries = compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [];
+      if (replicationFactor > 1) configEntries.push({ name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) });
+      create.push({ topic, numPartitions: partitions, replicationFactor, configEntries });
     };
     // Repartition topics get as many partitions as the input feeding them, like Kafka Streams.
     for (const sub of this.topology.subtopologies) {
@@ -192,12 +226,20 @@ export class KafkaStreamsRuntime {
     }
     for (const sub of this.topology.subtopologies) {
       const n = Math.max(...sub.sourceTopics.map((t) => this.partitionCounts.get(t)!));
-      for (const s of sub.stores) if (this.topology.stores.get(s)!.logged) want(changelogTopicName(this.config.applicationId, s), n, true, changelogTopicName(this.config.applicationId, s));
+      for (const s of sub.stores) {
+        const name = changelogTopicName(this.config.applicationId, s);
+        if (this.topology.stores.get(s)!.logged) want(name, n, true, name);
+      }
     }
     for (const o of this.config.outputTopics) want(o.name, o.partitions, o.compacted, o.name);
     for (const t of this.topology.outputTopics()) if (!this.partitionCounts.has(t)) want(t, 1, false, t);
     if (create.length > 0) {
-      await admin.createTopics({ topics: create, waitForLeaders: true });
+      try {
+        await admin.createTopics({ topics: create, waitForLeaders: true });
+      } catch (e) {
+        // Another process of the group may have created them a moment ago.
+        if (!/exists/i.test(String((e as Error).message))) throw e;
+      }
       log.info(`created topics ${create.map((c) => `${c.topic}(${c.numPartitions})`).join(', ')}`);
     }
   }
@@ -212,21 +254,35 @@ export class KafkaStreamsRuntime {
     return next;
   }
 
-  private async taskFor(logicalTopic: string, partition: number): Promise<StreamTask> {
+  private async taskFor(logicalTopic: string, partition: number): Promise<TaskState> {
     const sub = this.topology.subtopologyOf(logicalTopic)!;
     const id = `${sub.id}_${partition}`;
     const existing = this.tasks.get(id);
     if (existing !== undefined) return existing;
-    // Stores are restored from their changelogs before the processors' init reads them.
-    const stores = new Map(sub.stores.map((name) => [name, this.topology.stores.get(name)!.build(this.config.storeKind)]));
+    let producer: Producer | undefined;
+    if (this.exactlyOnce) {
+      // Connecting fences an older producer with the same id and aborts its open transaction,
+      // so the changelog read below sees only committed state.
+      producer = this.kafka.producer({ transactionalId: `${this.config.applicationId}-${id}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await producer.connect();
+    }
+    const persistence = this.persistence;
+    const stores = new Map<string, StateStore>();
+    for (const name of sub.stores) {
+      const store = this.topology.stores.get(name)!.build(persistence?.(join(this.config.stateDir, this.config.applicationId, id, name)));
+      await store.open?.();
+      stores.set(name, store);
+    }
     const targets = [...stores.values()]
       .filter((s) => s.logged)
       .map((store) => ({ topic: changelogTopicName(this.config.applicationId, store.name), partition, store }));
     if (targets.length > 0) await restoreStores(this.kafka, this.admin!, targets, this.config.log);
-    const task = new StreamTask(this.topology, sub, partition, this.env, stores);
-    this.tasks.set(id, task);
+    const state: TaskState = { task: undefined as unknown as StreamTask, pending: new Map(), producer };
+    this.current = state;
+    (state as { task: StreamTask }).task = new StreamTask(this.topology, sub, partition, this.env, stores);
+    this.tasks.set(id, state);
     this.config.log.info(`task ${id} started`);
-    return task;
+    return state;
   }
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -242,56 +298,96 @@ export class KafkaStreamsRuntime {
   }
 
   private async processAndCommit(batch: EachBatchPayload['batch'], resolveOffset: EachBatchPayload['resolveOffset']): Promise<void> {
-    {
-      const logical = this.names.logical(batch.topic);
-      const task = await this.taskFor(logical, batch.partition);
-      const records = batch.messages.map(toRaw);
-      await task.prepareBatch(logical, records);
-      task.processBatch(logical, records);
-      task.flush();
-      this.env.count('records-processed', records.length);
-      await this.commit([task], [{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
-      // kafkajs fetches from the last resolved offset, so resolve only once the batch is committed.
-      resolveOffset(batch.lastOffset());
-    }
+    const logical = this.names.logical(batch.topic);
+    const state = await this.taskFor(logical, batch.partition);
+    const records = batch.messages.map(toRaw);
+    await state.task.prepareBatch(logical, records);
+    this.current = state;
+    state.task.processBatch(logical, records);
+    state.task.flush();
+    this.env.count('records-processed', records.length);
+    await this.commit([state], [{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
+    // kafkajs fetches from the last resolved offset, so resolve only once the batch is committed.
+    resolveOffset(batch.lastOffset());
   }
 
   private async tick(): Promise<void> {
     if (this.tasks.size === 0) return;
-    const tasks = [...this.tasks.values()];
-    for (const t of tasks) {
-      t.tick();
-      t.flush();
+    const states = [...this.tasks.values()];
+    for (const s of states) {
+      this.current = s;
+      s.task.tick();
+      s.task.flush();
     }
-    await this.commit(tasks, []);
+    await this.commit(states, []);
   }
 
-  /** Outputs and changelogs acknowledged, files renamed, then offsets: at-least-once. */
-  private async commit(tasks: readonly StreamTask[], offsets: { topic: string; partition: number; offset: string }[]): Promise<void> {
-    for (const t of tasks) {
-      for (const { store, entries } of t.drainChanges()) {
-        const topic = changelogTopicName(this.config.applicationId, store);
-        let p = this.pending.get(topic);
-        if (p === undefined) this.pending.set(topic, (p = { topic, messages: [] }));
-        for (const e of entries) p.messages.push({ key: e.key, value: e.value, partition: t.partition });
+  private takeOutputs(state: TaskState): { topic: string; messages: Message[] }[] {
+    for (const { store, entries } of state.task.drainChanges()) {
+      const topic = changelogTopicName(this.config.applicationId, store);
+      let list = state.pending.get(topic);
+      if (list === undefined) state.pending.set(topic, (list = []));
+      for (const e of entries) list.push({ key: e.key, value: e.value, partition: state.task.partition });
+    }
+    const out = [...state.pending].map(([topic, messages]) => ({ topic, messages }));
+    state.pending = new Map();
+    return out;
+  }
+
+  private async commit(states: readonly TaskState[], offsets: readonly OffsetToCommit[]): Promise<void> {
+    if (this.exactlyOnce) {
+      for (const s of states) await this.commitTransaction(s, offsets.filter((o) => this.sameTask(s, o)));
+      return;
+    }
+    // At-least-once: outputs and changelogs acknowledged, files renamed, then offsets.
+    const topicMessages = states.flatMap((s) => this.takeOutputs(s));
+    if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
+    for (const s of states) await s.task.commitSinks();
+    if (offsets.length > 0) await this.consumer!.commitOffsets([...offsets]);
+  }
+
+  private sameTask(s: TaskState, o: OffsetToCommit): boolean {
+    return o.partition === s.task.partition && s.task.subtopology.sourceTopics.some((t) => this.names.kafka(t) === o.topic);
+  }
+
+  /**
+   * One transaction per task: outputs, changelog writes and the input offsets. Files are renamed
+   * inside it; their names are deterministic, so an aborted and replayed batch finds them done.
+   */
+  private async commitTransaction(s: TaskState, offsets: readonly OffsetToCommit[]): Promise<void> {
+    const topicMessages = this.takeOutputs(s);
+    if (topicMessages.length === 0 && offsets.length === 0) {
+      await s.task.commitSinks();
+      return;
+    }
+    const txn = await s.producer!.transaction();
+    try {
+      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+      if (offsets.length > 0) {
+        await txn.sendOffsets({
+          consumerGroupId: this.config.applicationId,
+          topics: [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
+            topic,
+            partitions: offsets.filter((o) => o.topic === topic).map((o) => ({ partition: o.partition, offset: o.offset })),
+          })),
+        });
       }
+      await s.task.commitSinks();
+      await txn.commit();
+    } catch (e) {
+      await txn.abort().catch(() => {});
+      throw e;
     }
-    if (this.pending.size > 0) {
-      const topicMessages = [...this.pending.values()];
-      this.pending = new Map();
-      await this.producer!.sendBatch({ topicMessages, acks: -1 });
-    }
-    for (const t of tasks) await t.commitSinks();
-    if (offsets.length > 0) await this.consumer!.commitOffsets(offsets);
   }
 
   private async dropUnassignedTasks(): Promise<void> {
-    for (const [id, task] of this.tasks) {
-      const topic = this.names.kafka(task.subtopology.sourceTopics[0]!);
-      if (this.assigned.has(`${topic}/${task.partition}`)) continue;
+    for (const [id, s] of this.tasks) {
+      const topic = this.names.kafka(s.task.subtopology.sourceTopics[0]!);
+      if (this.assigned.has(`${topic}/${s.task.partition}`)) continue;
       // Everything it did is committed already (each batch commits); its state lives in the changelog.
       this.tasks.delete(id);
-      await task.close();
+      await s.task.close();
+      await s.producer?.disconnect().catch(() => {});
       this.config.log.info(`task ${id} moved away`);
     }
   }
@@ -301,10 +397,16 @@ export class KafkaStreamsRuntime {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     await this.consumer?.stop().catch(() => {});
     await this.enqueue(async () => {
-      const tasks = [...this.tasks.values()];
-      for (const t of tasks) t.flush();
-      await this.commit(tasks, []);
-      for (const t of tasks) await t.close();
+      const states = [...this.tasks.values()];
+      for (const s of states) {
+        this.current = s;
+        s.task.flush();
+      }
+      await this.commit(states, []);
+      for (const s of states) {
+        await s.task.close();
+        await s.producer?.disconnect().catch(() => {});
+      }
       this.tasks.clear();
     }).catch(() => {});
     await this.consumer?.disconnect().catch(() => {});

@@ -1,0 +1,293 @@
+import type { FileStore } from './file-store.ts';
+import { RetailStreamsError } from '../topology/api/errors.ts';
+
+/**
+ * A small typed WebHDFS client over `fetch` (no Hadoop client, no npm package), enough for the
+ * file sink's commit protocol and for reading the files back.
+ *
+ * `hdfs://HOST:PORT/base/path` names the NameNode's WebHDFS HTTP address (Hadoop's
+ * `dfs.namenode.http-address`, 9870 by default; not the 8020 RPC port) and a base folder.
+ * Every FileStore path is relative to that base.
+ *
+ * WebHDFS details handled here:
+ * - CREATE is two steps: a PUT without body to the NameNode answers 307 with a `Location` on a
+ *   DataNode; the body goes there (fetch's own redirect would resend nothing useful, so
+ *   `redirect: 'manual'`). OPEN redirects the same way.
+ * - RENAME answers `{"boolean":false}` instead of failing when the target exists (and when the
+ *   source is missing): `renameNoReplace` tells the two apart with a GETFILESTATUS.
+ * - Errors come as `{"RemoteException":{"exception","message"}}` with an HTTP status; a
+ *   NameNode in safe mode or without a live DataNode answers 403.
+ * - Every request has a timeout (AbortSignal.timeout).
+ */
+
+export interface WebHdfsLocation {
+  /** `http://host:port` of the NameNode's WebHDFS. */
+  readonly endpoint: string;
+  /** Absolute base folder, `/` or `/a/b` (no trailing slash). */
+  readonly basePath: string;
+}
+
+export interface WebHdfsOptions {
+  /** `user.name` of every request; default `$HADOOP_USER_NAME`, else `retail-streams`. */
+  readonly user?: string;
+  /** Timeout of each NameNode request. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Timeout of each DataNode transfer (the body of CREATE, OPEN). Default 120 s. */
+  readonly dataTimeoutMs?: number;
+}
+
+export interface HdfsFileStatus {
+  /** Name inside its folder (empty for GETFILESTATUS). */
+  readonly pathSuffix: string;
+  readonly type: 'FILE' | 'DIRECTORY' | 'SYMLINK';
+  readonly length: number;
+  readonly modificationTime: number;
+}
+
+/** Refusals that another attempt cannot fix (bad request, permissions, a file in the way). */
+const PERMANENT = new Set([
+  'AccessControlException',
+  'FileAlreadyExistsException',
+  'ParentNotDirectoryException',
+  'IllegalArgumentException',
+  'InvalidPathException',
+  'UnsupportedOperationException',
+  'SecurityException',
+]);
+
+/**
+ * A failed WebHDFS call. Code `sink-unavailable` (retriable) when HDFS is down, slow or
+ * temporarily refusing (no DataNode, safe mode, 5xx, network); `io` (not retriable) when
+ * HDFS refused for good (bad request, permissions, a file where a folder should be).
+ */
+export class WebHdfsError extends RetailStreamsError {
+  readonly op: string;
+  readonly path: string;
+  /** HTTP status, undefined when no answer came (refused, reset, timed out). */
+  readonly status: number | undefined;
+  /** The RemoteException's `exception`, e.g. `SafeModeException`. */
+  readonly exception: string | undefined;
+  constructor(
+    args: { op: string; path: string; status?: number; exception?: string; detail: string; permanent?: boolean },
+    options?: { cause?: unknown },
+  ) {
+    const what = args.status === undefined ? args.detail : `HTTP ${args.status}${args.exception ? ` ${args.exception}` : ''}: ${args.detail}`;
+    super(args.permanent === true ? 'io' : 'sink-unavailable', `WebHDFS ${args.op} ${args.path}: ${what}`, options);
+    this.name = 'WebHdfsError';
+    this.op = args.op;
+    this.path = args.path;
+    this.status = args.status;
+    this.exception = args.exception;
+  }
+}
+
+const DEFAULT_PORT = 9870;
+
+/** `hdfs://host[:port]/path` → the WebHDFS endpoint and base folder; `invalid-argument` if malformed. */
+export function parseHdfsUrl(url: string): WebHdfsLocation {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new RetailStreamsError('invalid-argument', `--sink ${url}: not a valid hdfs://host:port/path URL`);
+  }
+  if (u.protocol !== 'hdfs:') throw new RetailStreamsError('invalid-argument', `--sink ${url}: expected hdfs://host:port/path`);
+  if (u.hostname === '') throw new RetailStreamsError('invalid-argument', `--sink ${url}: no host (expected hdfs://host:port/path, the NameNode's WebHDFS address)`);
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
+    throw new RetailStreamsError('invalid-argument', `--sink ${url}: no user, query or fragment allowed (set HADOOP_USER_NAME for the user)`);
+  }
+  const port = u.port === '' ? DEFAULT_PORT : Number(u.port);
+  const segments = u.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  if (segments.some((s) => s === '.' || s === '..')) throw new RetailStreamsError('invalid-argument', `--sink ${url}: '.' and '..' are not allowed in the path`);
+  return { endpoint: `http://${u.hostname}:${port}`, basePath: '/' + segments.join('/') };
+}
+
+const join = (base: string, rel: string): string => {
+  const parts = rel.split('/').filter((s) => s !== '');
+  if (parts.length === 0) return base;
+  return (base === '/' ? '' : base) + '/' + parts.join('/');
+};
+
+const encodePath = (abs: string): string => abs.split('/').map(encodeURIComponent).join('/');
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+}
+
+export class WebHdfsFileStore implements FileStore {
+  readonly location: WebHdfsLocation;
+  readonly user: string;
+  readonly description: string;
+  private readonly timeoutMs: number;
+  private readonly dataTimeoutMs: number;
+
+  constructor(location: string | WebHdfsLocation, options: WebHdfsOptions = {}) {
+    this.location = typeof location === 'string' ? parseHdfsUrl(location) : location;
+    this.user = options.user ?? (process.env.HADOOP_USER_NAME || 'retail-streams');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.dataTimeoutMs = options.dataTimeoutMs ?? 120_000;
+    this.description = `hdfs://${this.location.endpoint.slice('http://'.length)}${this.location.basePath} (WebHDFS ${this.location.endpoint})`;
+  }
+
+  /** Absolute HDFS path of a store path. */
+  absolute(path: string): string {
+    return join(this.location.basePath, path);
+  }
+
+  async mkdirs(path: string): Promise<void> {
+    const abs = this.absolute(path);
+    const reply = await this.namenode('PUT', 'MKDIRS', abs, {}, [200]);
+    if (booleanOf(reply, 'MKDIRS', abs) !== true) throw new WebHdfsError({ op: 'MKDIRS', path: abs, status: 200, detail: 'answered false' });
+  }
+
+  /** CREATE with overwrite: NameNode (307, no body), then the body to the DataNode it names. */
+  async writeFile(path: string, content: string): Promise<void> {
+    const abs = this.absolute(path);
+    const first = await this.namenode('PUT', 'CREATE', abs, { overwrite: 'true' }, [307]);
+    const location = first.headers.get('location');
+    if (location === null || location === '') throw new WebHdfsError({ op: 'CREATE', path: abs, status: first.status, detail: 'redirect without a Location header' });
+    await this.request('CREATE', abs, location, {
+      method: 'PUT',
+      body: Buffer.from(content, 'utf8'),
+      headers: { 'content-type': 'application/octet-stream' },
+      timeoutMs: this.dataTimeoutMs,
+      expect: [201, 200],
+    });
+  }
+
+  /**
+   * RENAME unless the target exists. WebHDFS answers false both when the target exists and
+   * when the source is missing: true = renamed; false = the target is there (an earlier attempt
+   * committed it), and the leftover source is deleted; neither there = an error.
+   */
+  async renameNoReplace(from: string, to: string): Promise<boolean> {
+    const src = this.absolute(from);
+    const dst = this.absolute(to);
+    const reply = await this.namenode('PUT', 'RENAME', src, { destination: dst }, [200]);
+    if (booleanOf(reply, 'RENAME', src) === true) return true;
+    if ((await this.getFileStatus(to)) !== null) {
+      await this.delete(from);
+      return false;
+    }
+    const srcThere = (await this.getFileStatus(from)) !== null;
+    throw new WebHdfsError({
+      op: 'RENAME',
+      path: src,
+      status: reply.status,
+      detail: srcThere ? `refused to rename to ${dst} (its folder is missing?)` : `neither ${src} nor ${dst} exists`,
+      permanent: !srcThere,
+    });
+  }
+
+  /** Deletes a file (not recursively); a missing file is fine. */
+  async delete(path: string): Promise<void> {
+    const abs = this.absolute(path);
+    await this.namenode('DELETE', 'DELETE', abs, { recursive: 'false' }, [200]);
+  }
+
+  /** The status of a path, or null when it does not exist. */
+  async getFileStatus(path: string): Promise<HdfsFileStatus | null> {
+    const abs = this.absolute(path);
+    const reply = await this.namenode('GET', 'GETFILESTATUS', abs, {}, [200, 404]);
+    if (reply.status === 404) return null;
+    const status = parseJson(reply, 'GETFILESTATUS', abs) as { FileStatus?: HdfsFileStatus };
+    if (status.FileStatus === undefined) throw new WebHdfsError({ op: 'GETFILESTATUS', path: abs, status: reply.status, detail: `unexpected answer ${reply.text.slice(0, 200)}` });
+    return status.FileStatus;
+  }
+
+  /** The entries of a folder. */
+  async listStatus(path: string): Promise<HdfsFileStatus[]> {
+    const abs = this.absolute(path);
+    const reply = await this.namenode('GET', 'LISTSTATUS', abs, {}, [200]);
+    const body = parseJson(reply, 'LISTSTATUS', abs) as { FileStatuses?: { FileStatus?: HdfsFileStatus[] } };
+    const list = body.FileStatuses?.FileStatus;
+    if (!Array.isArray(list)) throw new WebHdfsError({ op: 'LISTSTATUS', path: abs, status: reply.status, detail: `unexpected answer ${reply.text.slice(0, 200)}` });
+    return list;
+  }
+
+  /** OPEN: the whole file as UTF-8 (NameNode 307, then the DataNode). */
+  async readFile(path: string): Promise<string> {
+    const abs = this.absolute(path);
+    const first = await this.namenode('GET', 'OPEN', abs, {}, [307, 200]);
+    if (first.status === 200) return first.text;
+    const location = first.headers.get('location');
+    if (location === null || location === '') throw new WebHdfsError({ op: 'OPEN', path: abs, status: first.status, detail: 'redirect without a Location header' });
+    const reply = await this.request('OPEN', abs, location, { method: 'GET', timeoutMs: this.dataTimeoutMs, expect: [200] });
+    return reply.text;
+  }
+
+  private namenode(method: 'GET' | 'PUT' | 'DELETE', op: string, abs: string, params: Record<string, string>, expect: readonly number[]): Promise<Reply> {
+    const query = new URLSearchParams({ op, 'user.name': this.user, ...params });
+    const url = `${this.location.endpoint}/webhdfs/v1${encodePath(abs)}?${query.toString()}`;
+    return this.request(op, abs, url, { method, timeoutMs: this.timeoutMs, expect });
+  }
+
+  private async request(
+    op: string,
+    abs: string,
+    url: string,
+    init: { method: string; body?: Uint8Array; headers?: Record<string, string>; timeoutMs: number; expect: readonly number[] },
+  ): Promise<Reply> {
+    let reply: Reply;
+    try {
+      const res = await fetch(url, {
+        method: init.method,
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        ...(init.headers !== undefined ? { headers: init.headers } : {}),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(init.timeoutMs),
+      });
+      reply = { status: res.status, headers: res.headers, text: await res.text() };
+    } catch (e) {
+      throw new WebHdfsError({ op, path: abs, detail: `${networkDetail(e, init.timeoutMs)} (${new URL(url).host})` }, { cause: e });
+    }
+    if (init.expect.includes(reply.status)) return reply;
+    const remote = remoteException(reply.text);
+    const permanent =
+      (remote !== undefined && PERMANENT.has(remote.exception)) ||
+      ((reply.status === 400 || reply.status === 401 || reply.status === 404 || reply.status === 405) && remote?.exception !== 'RetriableException');
+    throw new WebHdfsError({
+      op,
+      path: abs,
+      status: reply.status,
+      ...(remote !== undefined ? { exception: remote.exception } : {}),
+      detail: remote?.message ?? (reply.text.trim().slice(0, 300) || 'no message'),
+      permanent,
+    });
+  }
+}
+
+function networkDetail(e: unknown, timeoutMs: number): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`;
+  const cause = err.cause;
+  if (cause !== undefined && cause !== null && typeof cause === 'object') return cause.message || cause.code || err.message;
+  return err.message;
+}
+
+function remoteException(text: string): { exception: string; message: string } | undefined {
+  try {
+    const body = JSON.parse(text) as { RemoteException?: { exception?: unknown; message?: unknown } };
+    const r = body.RemoteException;
+    if (r === undefined || typeof r.exception !== 'string') return undefined;
+    return { exception: r.exception, message: typeof r.message === 'string' ? r.message : '' };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseJson(reply: Reply, op: string, abs: string): unknown {
+  try {
+    return JSON.parse(reply.text);
+  } catch {
+    throw new WebHdfsError({ op, path: abs, status: reply.status, detail: `not JSON: ${reply.text.slice(0, 200)}` });
+  }
+}
+
+function booleanOf(reply: Reply, op: string, abs: string): boolean {
+  const body = parseJson(reply, op, abs) as { boolean?: unknown };
+  if (typeof body.boolean !== 'boolean') throw new WebHdfsError({ op, path: abs, status: reply.status, detail: `unexpected answer ${reply.text.slice(0, 200)}` });
+  return body.boolean;
+}
