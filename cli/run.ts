@@ -10,6 +10,10 @@ import { createLogger } from '../topology/api/log.ts';
 import { Duration, IntFromString, PositiveDuration, decodeFlags } from './flags.ts';
 import { Brokers } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
+import { RegistryUrl } from './simulate.ts';
+import { createInvoiceSerde } from '../processors/avro/invoice-serde.ts';
+import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
+import { RegistryClient, SchemaRefusedError } from '../processors/avro/registry.ts';
 
 const RunFlags = Schema.Struct({
   brokers: Brokers,
@@ -25,10 +29,14 @@ const RunFlags = Schema.Struct({
   guarantee: Schema.optionalWith(Schema.Literal('at-least-once', 'exactly-once'), { default: () => 'at-least-once' as const }),
   'replication-factor': Schema.optionalWith(IntFromString(1, 5), { default: () => 1 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
+  /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
+  registry: Schema.optional(RegistryUrl),
+  /** Values of the KPI topics: JSON, or Avro with schemas registered under `<topic>-value`. */
+  'output-format': Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
 });
 
 export const runUsage =
-  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR]';
+  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --registry URL --output-format json|avro]';
 
 const s = { type: 'string' } as const;
 const ENV = {
@@ -45,6 +53,8 @@ const ENV = {
   guarantee: 'RS_GUARANTEE',
   'replication-factor': 'RS_REPLICATION_FACTOR',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
+  registry: 'RS_REGISTRY',
+  'output-format': 'RS_OUTPUT_FORMAT',
 };
 
 export const KPI_TOPICS = {
@@ -78,7 +88,30 @@ export const run = (argv: readonly string[]) =>
           : new SinkError({ message: `run: ${(e as Error).message}` }),
     });
     const log = createLogger('run');
+    if (flags['output-format'] === 'avro' && flags.registry === undefined)
+      return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
+    // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
+    const registry = flags.registry === undefined ? undefined : new RegistryClient(flags.registry);
+    const invoiceSerde = createInvoiceSerde(registry === undefined ? { log } : { registry, log });
+    if (registry !== undefined) log.info(`Avro records decoded by schema id from the ${registry.description}`);
+    const kpiSerdes: Partial<KpiSerdes> =
+      flags['output-format'] !== 'avro' || registry === undefined
+        ? {}
+        : yield* Effect.tryPromise({
+            try: () => registerKpiSerdes(registry, KPI_TOPICS),
+            catch: (e) =>
+              e instanceof SchemaRefusedError ? new SinkError({ message: `run: ${e.message}` }) : new BrokerError({ message: `run: ${(e as Error).message}` }),
+          }).pipe(
+            Effect.retry({
+              schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
+              while: (e) => e._tag === 'BrokerError',
+            }),
+            Effect.tap((k) => Effect.sync(() => log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${KPI_TOPICS.time}), ${k.ids.country} (${KPI_TOPICS.country})`))),
+          );
     const topology = buildKpiTopology({
+      invoiceSerde,
+      ...(kpiSerdes.timeKpiSerde === undefined ? {} : { timeKpiSerde: kpiSerdes.timeKpiSerde }),
+      ...(kpiSerdes.countryKpiSerde === undefined ? {} : { countryKpiSerde: kpiSerdes.countryKpiSerde }),
       inputTopic: flags.input,
       windowMs: flags.window,
       graceMs: flags.grace,
@@ -140,6 +173,8 @@ export const run = (argv: readonly string[]) =>
           log.info(`stopped; processed ${r.metrics.get('records-processed') ?? 0} records`);
         }),
     );
+    // Runs before the runtime's release: a batch waiting for the registry gives up uncommitted.
+    yield* Effect.addFinalizer(() => Effect.sync(() => invoiceSerde.close()));
     log.info(`running group ${flags.group} on ${flags.input}; KPI files in ${flags.sink}`);
     const progress = setInterval(() => {
       const m = (k: string) => runtime.metrics.get(k) ?? 0;

@@ -4,7 +4,20 @@ import { createLogger } from '../topology/api/log.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';
 import { Brokers } from './kafka-flags.ts';
-import { BrokerError, UsageError } from './errors.ts';
+import { BrokerError, SinkError, UsageError } from './errors.ts';
+import { RegistryUnavailableError, SchemaRefusedError } from '../processors/avro/registry.ts';
+
+/** A schema registry base URL, e.g. http://127.0.0.1:8080/apis/ccompat/v7 (Confluent-compatible API). */
+export const RegistryUrl = Schema.String.pipe(
+  Schema.filter((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:' || `"${s}" is not an http(s) URL`;
+    } catch {
+      return `"${s}" is not a URL like http://127.0.0.1:8080/apis/ccompat/v7`;
+    }
+  }),
+);
 
 const IsoInstant = Schema.String.pipe(
   Schema.filter((s) => !Number.isNaN(Date.parse(s)) || `"${s}" is not an ISO-8601 instant`),
@@ -17,7 +30,10 @@ const SimulateFlags = Schema.Struct({
   rate: Schema.optionalWith(IntFromString(0, 10_000_000), { default: () => 1000 }),
   duration: Schema.optional(PositiveDuration),
   count: Schema.optional(IntFromString(1)),
-  format: Schema.optionalWith(Schema.Literal('json'), { default: () => 'json' as const }),
+  format: Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
+  registry: Schema.optional(RegistryUrl),
+  /** `incompatible` (not in the usage text) registers a schema the registry must refuse: for tests. */
+  'schema-version': Schema.optionalWith(Schema.Literal('1', '2', 'incompatible'), { default: () => '1' as const }),
   seed: Schema.optionalWith(IntFromString(0, 2 ** 32 - 1), { default: () => 42 }),
   partitions: Schema.optionalWith(IntFromString(1, 1000), { default: () => 4 }),
   'late-ratio': Schema.optionalWith(RatioFromString, { default: () => 0 }),
@@ -30,7 +46,7 @@ const SimulateFlags = Schema.Struct({
 });
 
 export const simulateUsage =
-  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json --seed 42 [--late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
+  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json|avro --seed 42 [--registry URL --schema-version 1|2 --late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
 
 const s = { type: 'string' } as const;
 
@@ -41,8 +57,10 @@ export const simulate = (argv: readonly string[]) =>
       argv,
       Object.fromEntries(Object.keys(SimulateFlags.fields).map((k) => [k, s])),
       SimulateFlags,
-      { brokers: 'RS_BROKERS' },
+      { brokers: 'RS_BROKERS', registry: 'RS_REGISTRY' },
     );
+    if (flags.format === 'avro' && flags.registry === undefined)
+      return yield* Effect.fail(new UsageError({ message: 'simulate: --format avro needs --registry URL (or RS_REGISTRY), a Confluent-compatible schema registry' }));
     if (flags.duration === undefined && flags.count === undefined && flags.rate === 0)
       return yield* Effect.fail(new UsageError({ message: 'simulate: --rate 0 (unlimited) needs --count or --duration' }));
     if (flags['late-ratio'] + flags['bad-ratio'] + flags['out-of-order-ratio'] > 1)
@@ -64,6 +82,9 @@ export const simulate = (argv: readonly string[]) =>
           badRatio: flags['bad-ratio'],
           outOfOrderRatio: flags['out-of-order-ratio'],
           graceMs: flags.grace,
+          format: flags.format,
+          schemaVersion: flags['schema-version'],
+          ...(flags.registry === undefined ? {} : { registry: flags.registry }),
           log,
           progress: (line) => process.stderr.write(`${line}\n`),
           shouldStop: () => stop,
@@ -73,7 +94,11 @@ export const simulate = (argv: readonly string[]) =>
           ...(flags['event-rate'] === undefined ? {} : { eventRate: flags['event-rate'] }),
         }),
       catch: (e) =>
-        e instanceof RetailStreamsError && e.code === 'broker-unreachable'
+        e instanceof SchemaRefusedError
+          ? new SinkError({ message: `simulate: ${e.message}; nothing was sent` })
+          : e instanceof RegistryUnavailableError
+            ? new BrokerError({ message: `simulate: ${e.message}` })
+            : e instanceof RetailStreamsError && e.code === 'broker-unreachable'
           ? new BrokerError({ message: `simulate: ${e.message}` })
           : new BrokerError({ message: `simulate: ${(e as Error).message}` }),
     }).pipe(Effect.ensuring(Effect.sync(() => (process.off('SIGINT', onSignal), process.off('SIGTERM', onSignal)))));

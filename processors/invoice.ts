@@ -30,7 +30,13 @@ export type InvalidReason =
   | 'unknown-type'
   | 'bad-items'
   | 'bad-quantity'
-  | 'bad-unit-price';
+  | 'bad-unit-price'
+  // Confluent-framed Avro (processors/avro/): an id the registry does not know, a body that is
+  // not valid Avro for its schema (truncated, trailing bytes, corrupt counts), a first byte
+  // that is neither the magic byte 0x00 nor the start of JSON.
+  | 'unknown-schema'
+  | 'bad-avro'
+  | 'bad-magic-byte';
 
 export interface InvalidInvoice {
   readonly valid: false;

@@ -4,7 +4,8 @@ import type { ExternalSinkFactory } from '../topology/api/sink.ts';
 import type { StreamRecord } from '../topology/api/record.ts';
 import type { Topology } from '../topology/internals/compile.ts';
 import { Stores } from '../state-stores/stores.ts';
-import { decodeInvoice, type InvoiceRecord } from './invoice.ts';
+import type { InvoiceRecord } from './invoice.ts';
+import { createInvoiceSerde } from './avro/invoice-serde.ts';
 import { kpiPreAggregate, type PartialKpi, type PreAggregateOutput, type RejectedRecord } from './kpi-preaggregate.ts';
 import { COUNTRY_STORE, kpiCombine, TIME_STORE, type KpiOutput } from './kpi-combine.ts';
 import type { CountryKpi, KpiAccumulator, TimeKpi } from './kpi.ts';
@@ -24,16 +25,24 @@ export interface KpiTopologyOptions {
   readonly countryFinals?: Output<CountryKpi>;
   readonly deadLetters: Output<RejectedRecord>;
   readonly lateRecords: Output<RejectedRecord | PartialKpi>;
+  /**
+   * Decodes the input topic; by default `invoiceSerde` (JSON, and Avro records dead-lettered as
+   * `unknown-schema`). Pass `createInvoiceSerde({ registry })` to read Avro by schema id.
+   */
+  readonly invoiceSerde?: Serde<InvoiceRecord>;
+  /** Values of the KPI topics (update and final outputs that are topics); JSON by default. */
+  readonly timeKpiSerde?: Serde<TimeKpi>;
+  readonly countryKpiSerde?: Serde<CountryKpi>;
 }
 
 export const PARTIALS = 'kpi-partials';
 
-/** Reads invoice bytes; decoding never throws, so every record reaches the first processor. */
-export const invoiceSerde: Serde<InvoiceRecord> = {
-  name: 'invoice',
-  serialize: (v) => v.raw,
-  deserialize: (raw) => ({ decoded: decodeInvoice(raw), raw }),
-};
+/**
+ * Reads invoice bytes; decoding never throws, so every record reaches the first processor.
+ * JSON, or Confluent-framed Avro (first byte 0x00): without a schema registry, an Avro record
+ * cannot be read and is dead-lettered as `unknown-schema`.
+ */
+export const invoiceSerde: Serde<InvoiceRecord> = createInvoiceSerde();
 
 const partialSerde = Serdes.json<PartialKpi>();
 const windowKeySerde: Serde<number> = {
@@ -78,7 +87,7 @@ export function buildKpiTopology(o: KpiTopologyOptions): Topology {
     .stream<unknown, InvoiceRecord>(o.inputTopic, {
       name: 'invoices-source',
       keySerde: Serdes.bytes as Serde<unknown>,
-      valueSerde: invoiceSerde,
+      valueSerde: o.invoiceSerde ?? invoiceSerde,
       // Invalid records have no event time: they pass through without moving stream time.
       timestampExtractor: (_k, v) => (v.decoded.valid ? v.decoded.timestamp : Number.NaN),
     })
@@ -121,12 +130,13 @@ export function buildKpiTopology(o: KpiTopologyOptions): Topology {
     (_k, v) => v.kind === 'country-final',
     (_k, v) => v.kind === 'late-partial',
   );
-  const kpiSerde = Serdes.json<TimeKpi>();
+  const kpiSerde = o.timeKpiSerde ?? Serdes.json<TimeKpi>();
+  const countryKpiSerde = o.countryKpiSerde ?? Serdes.json<CountryKpi>();
   const unwrap = <V>(s: KStream<string, KpiOutput> | undefined, name: string) => s!.mapValues((v) => (v as unknown as { kpi: V }).kpi, name) as KStream<string | null, V>;
   route(unwrap<TimeKpi>(timeUpdates!, 'time-update-values'), o.timeUpdates, kpiSerde);
-  route(unwrap<CountryKpi>(countryUpdates!, 'country-update-values'), o.countryUpdates, Serdes.json<CountryKpi>());
+  route(unwrap<CountryKpi>(countryUpdates!, 'country-update-values'), o.countryUpdates, countryKpiSerde);
   route(unwrap<TimeKpi>(timeFinals!, 'time-final-values'), o.timeFinals, kpiSerde);
-  route(unwrap<CountryKpi>(countryFinals!, 'country-final-values'), o.countryFinals, Serdes.json<CountryKpi>());
+  route(unwrap<CountryKpi>(countryFinals!, 'country-final-values'), o.countryFinals, countryKpiSerde);
   route<RejectedRecord | PartialKpi>(latePartials!.mapValues((v) => (v as { partial: PartialKpi }).partial, 'late-partial-values'), o.lateRecords, rejectedSerde);
   return b.build();
 }

@@ -22,11 +22,45 @@ export interface Generated {
   readonly text: string;
 }
 
+/** One invoice as structured fields: the JSON feed line's fields, for binary formats (Avro). */
+export interface InvoiceItemFields {
+  readonly SKU: string;
+  readonly title: string;
+  readonly unit_price: number;
+  readonly quantity: number;
+}
+export interface InvoiceFields {
+  readonly invoice_no: number;
+  readonly country: string;
+  readonly timestamp: string;
+  readonly type: string;
+  readonly items: readonly InvoiceItemFields[];
+}
+
+/**
+ * How a structured bad record is bad. `fields`: a well-formed record whose values the decoder
+ * rejects (negative quantity, unknown type, impossible timestamp, empty country, NaN price).
+ * `truncated`, `bad-magic-byte`, `unknown-schema`: the encoder breaks the framing or the body.
+ * `json`: a malformed JSON line (JSON and binary records may share a topic).
+ */
+export type StructuredFault = 'fields' | 'truncated' | 'bad-magic-byte' | 'unknown-schema' | 'json';
+
+export type GeneratedStructured =
+  | { readonly kind: Exclude<GeneratedKind, 'bad'>; readonly invoice: InvoiceFields }
+  | { readonly kind: 'bad'; readonly fault: Exclude<StructuredFault, 'json'>; readonly invoice: InvoiceFields; readonly cut: number }
+  | { readonly kind: 'bad'; readonly fault: 'json'; readonly text: string };
+
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 /** The feed's timestamp format, `YYYY-MM-DD HH:MM:SS` in UTC. */
 export const formatFeedTime = (ms: number): string => {
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+};
+
+/** The feed's JSON line for an invoice: byte for byte what the generator has always written. */
+export const invoiceJsonLine = (i: InvoiceFields): string => {
+  const items = i.items.map((it) => `{"SKU":"${it.SKU}","title":"${it.title}","unit_price":${it.unit_price.toFixed(2)},"quantity":${it.quantity}}`).join(',');
+  return `{"invoice_no":${i.invoice_no},"country":${JSON.stringify(i.country)},"timestamp":"${i.timestamp}","type":"${i.type}","items":[${items}]}`;
 };
 
 const countryNames = COUNTRIES.map(([c]) => c);
@@ -55,40 +89,84 @@ export class InvoiceGenerator {
     this.invoiceNo = 154_132_541_000_000 + this.rnd.int(0, 999_999);
   }
 
-  /** The next record for event time `now` (epoch ms). */
+  /** The next record for event time `now` (epoch ms), as a JSON feed line. */
   next(now: number): Generated {
     const r = this.rnd.next();
     const o = this.o;
     if (r < o.badRatio) return { kind: 'bad', text: this.malformed(now) };
+    const [kind, eventTime] = this.placement(r, now);
+    return { kind, text: this.invoice(eventTime) };
+  }
+
+  /**
+   * The next record for event time `now` as structured fields, for binary formats. The same
+   * mix of on-time, out-of-order, late and bad records as `next`; bad ones include faults only
+   * a binary format has (see `StructuredFault`).
+   */
+  nextStructured(now: number): GeneratedStructured {
+    const r = this.rnd.next();
+    if (r < this.o.badRatio) return this.malformedStructured(now);
+    const [kind, eventTime] = this.placement(r, now);
+    return { kind, invoice: this.invoiceFields(eventTime) };
+  }
+
+  /** Where a good record lands, from the draw `r` that chose it: kind and event time. */
+  private placement(r: number, now: number): [Exclude<GeneratedKind, 'bad'>, number] {
+    const o = this.o;
     if (r < o.badRatio + o.lateRatio) {
       const back = o.windowMs + o.graceMs + this.rnd.int(60_000, 600_000);
-      return { kind: 'late', text: this.invoice(now - back) };
+      return ['late', now - back];
     }
     if (r < o.badRatio + o.lateRatio + o.outOfOrderRatio) {
       // Within the grace period: arrives out of order but is still counted.
       const back = this.rnd.int(1_000, Math.max(1_000, Math.floor(o.graceMs / 2)));
-      return { kind: 'out-of-order', text: this.invoice(now - back) };
+      return ['out-of-order', now - back];
     }
-    return { kind: 'on-time', text: this.invoice(now) };
+    return ['on-time', now];
   }
 
-  private items(): string {
+  private items(): InvoiceItemFields[] {
     // Basket sizes: mostly a few lines, a long tail up to 20.
     const lines = Math.min(20, 1 + Math.floor(-Math.log(1 - this.rnd.next()) * 3));
-    const parts: string[] = [];
+    const items: InvoiceItemFields[] = [];
     for (let i = 0; i < lines; i++) {
       const p = this.catalog[Math.floor(this.rnd.next() * this.catalog.length)]!;
       const quantity = this.rnd.next() < 0.8 ? this.rnd.int(1, 12) : this.rnd.pick([24, 25, 36, 48, 72, 100]);
-      parts.push(`{"SKU":"${p.sku}","title":"${p.title}","unit_price":${(p.pence / 100).toFixed(2)},"quantity":${quantity}}`);
+      items.push({ SKU: p.sku, title: p.title, unit_price: p.pence / 100, quantity });
     }
-    return parts.join(',');
+    return items;
   }
 
-  invoice(eventTime: number): string {
+  /** The next invoice, as structured fields. */
+  invoiceFields(eventTime: number): InvoiceFields {
     const type = this.rnd.next() < this.o.returnRatio ? 'RETURN' : 'ORDER';
     const country = this.rnd.weighted(countryNames, countryWeights);
     this.invoiceNo += this.rnd.int(1, 97);
-    return `{"invoice_no":${this.invoiceNo},"country":${JSON.stringify(country)},"timestamp":"${formatFeedTime(eventTime)}","type":"${type}","items":[${this.items()}]}`;
+    return { invoice_no: this.invoiceNo, country, timestamp: formatFeedTime(eventTime), type, items: this.items() };
+  }
+
+  /** The next invoice, as a JSON feed line (prices always with two decimals, as in the feed). */
+  invoice(eventTime: number): string {
+    return invoiceJsonLine(this.invoiceFields(eventTime));
+  }
+
+  /** A structured bad record: value faults, framing faults, or a malformed JSON line. */
+  private malformedStructured(now: number): GeneratedStructured {
+    const pick = this.rnd.int(0, 7);
+    if (pick === 0) return { kind: 'bad', fault: 'json', text: this.malformed(now) };
+    const good = this.invoiceFields(now);
+    const cut = this.rnd.next();
+    if (pick === 1) return { kind: 'bad', fault: 'truncated', invoice: good, cut };
+    if (pick === 2) return { kind: 'bad', fault: 'bad-magic-byte', invoice: good, cut };
+    if (pick === 3) return { kind: 'bad', fault: 'unknown-schema', invoice: good, cut };
+    const items = good.items.map((it, i) => (i === 0 && pick === 4 ? { ...it, quantity: -3 } : i === 0 && pick === 7 ? { ...it, unit_price: Number.NaN } : it));
+    const invoice: InvoiceFields = {
+      ...good,
+      items,
+      ...(pick === 5 ? { type: 'EXCHANGE' } : {}),
+      ...(pick === 6 ? (cut < 0.5 ? { timestamp: '2020-13-45 99:00:00' } : { country: '' }) : {}),
+    };
+    return { kind: 'bad', fault: 'fields', invoice, cut };
   }
 
   /** One of the classes of bad input the decoder must dead-letter. */

@@ -1,7 +1,10 @@
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
-import { InvoiceGenerator, type GeneratedKind, type GeneratorOptions } from './generator.ts';
+import { InvoiceGenerator, type GeneratedKind, type GeneratedStructured, type GeneratorOptions, type InvoiceFields } from './generator.ts';
+import { encodeFramed, parseSchema, type AvroType } from '../processors/avro/avro.ts';
+import { RegistryClient } from '../processors/avro/registry.ts';
+import { INVOICE_SCHEMAS, valueSubject, type InvoiceSchemaVersion } from '../processors/avro/schemas.ts';
 
 export interface SimulateOptions extends GeneratorOptions {
   readonly brokers: readonly string[];
@@ -19,6 +22,41 @@ export interface SimulateOptions extends GeneratorOptions {
   readonly log: Logger;
   readonly progress?: (line: string) => void;
   readonly shouldStop?: () => boolean;
+  /** `json` (the feed's lines, the default) or Confluent-framed `avro`, which needs `registry`. */
+  readonly format?: 'json' | 'avro';
+  /** Confluent-compatible schema registry URL, e.g. http://127.0.0.1:8080/apis/ccompat/v7. */
+  readonly registry?: string;
+  /** Invoice schema version for Avro: registered under `<topic>-value` before anything is sent. */
+  readonly schemaVersion?: InvoiceSchemaVersion;
+}
+
+/** An id no registry hands out in practice: records framed with it are `unknown-schema`. */
+export const UNREGISTERED_SCHEMA_ID = 0x7fff0000;
+
+/** The Avro value of an invoice for a schema version (v2 fills its optional fields). */
+export function avroInvoice(f: InvoiceFields, version: InvoiceSchemaVersion): Record<string, unknown> {
+  const base = { invoice_no: BigInt(f.invoice_no), country: f.country, timestamp: f.timestamp, type: f.type, items: f.items };
+  if (version === '1') return base;
+  if (version === '2') return { ...base, customer_id: f.invoice_no % 5 === 0 ? null : `C${f.invoice_no % 100_000}`, currency: 'GBP' };
+  return { ...base, store_id: 1 };
+}
+
+/** Bytes of a structured record: framed Avro, broken on purpose for the framing faults. */
+export function encodeStructured(g: GeneratedStructured, type: AvroType, schemaId: number, version: InvoiceSchemaVersion): Buffer | string {
+  if ('text' in g) return g.text;
+  const framed = encodeFramed(type, schemaId, avroInvoice(g.invoice, version));
+  if (g.kind !== 'bad') return framed;
+  switch (g.fault) {
+    case 'truncated':
+      return framed.subarray(0, 1 + Math.floor(g.cut * (framed.length - 1)));
+    case 'bad-magic-byte':
+      framed[0] = 1 + Math.floor(g.cut * 8);
+      return framed;
+    case 'unknown-schema':
+      return encodeFramed(type, UNREGISTERED_SCHEMA_ID + Math.floor(g.cut * 0xffff), avroInvoice(g.invoice, version));
+    default:
+      return framed;
+  }
 }
 
 export interface SimulateResult {
@@ -36,6 +74,16 @@ const TICK_MS = 50;
  * round-robin, so the same seed and partition count give the same topic contents.
  */
 export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
+  let avro: { type: AvroType; id: number; version: InvoiceSchemaVersion } | undefined;
+  if (o.format === 'avro') {
+    if (o.registry === undefined) throw new RetailStreamsError('invalid-argument', 'Avro needs a schema registry (--registry URL)');
+    const version = o.schemaVersion ?? '1';
+    const schema = INVOICE_SCHEMAS[version];
+    // Throws SchemaRefusedError (incompatible) or RegistryUnavailableError before anything is sent.
+    const id = await new RegistryClient(o.registry).register(valueSubject(o.topic), schema);
+    o.log.info(`registered invoice schema version ${version} under ${valueSubject(o.topic)}: schema id ${id}`);
+    avro = { type: parseSchema(schema), id, version };
+  }
   const kafka = new Kafka({ clientId: 'retail-streams-simulator', brokers: [...o.brokers], connectionTimeout: 3_000, retry: { retries: 3 }, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
@@ -73,9 +121,15 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       const messages: Message[] = new Array(n);
       for (let i = 0; i < n; i++) {
         const eventTime = o.startTime === undefined ? Date.now() : o.startTime + Math.floor((sent + i) * eventStep);
-        const g = gen.next(eventTime);
-        byKind[g.kind]++;
-        messages[i] = { value: g.text, partition: (sent + i) % partitions };
+        if (avro === undefined) {
+          const g = gen.next(eventTime);
+          byKind[g.kind]++;
+          messages[i] = { value: g.text, partition: (sent + i) % partitions };
+        } else {
+          const g = gen.nextStructured(eventTime);
+          byKind[g.kind]++;
+          messages[i] = { value: encodeStructured(g, avro.type, avro.id, avro.version), partition: (sent + i) % partitions };
+        }
       }
       for (let i = 0; i < messages.length; i += BATCH) await producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 });
       sent += n;

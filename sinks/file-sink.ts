@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { StreamRecord } from '../topology/api/record.ts';
 import type { ExternalSink, ExternalSinkFactory } from '../topology/api/sink.ts';
 import type { FileStore } from './file-store.ts';
@@ -20,6 +21,22 @@ export interface FileSinkOptions<V> {
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/**
+ * Test hook (fault injection), never for production: with RS_FAULT_KILL_BEFORE_RENAME=N the
+ * process SIGKILLs itself right after writing its N-th temporary file (counted over every file
+ * sink of the process) and before renaming it, to test the crash-between-write-and-rename case.
+ */
+const killBeforeRename = Number.parseInt(process.env.RS_FAULT_KILL_BEFORE_RENAME ?? '', 10);
+let tempFilesWritten = 0;
+const faultAfterTempWrite = (): void => {
+  if (!(killBeforeRename > 0)) return;
+  tempFilesWritten++;
+  if (tempFilesWritten === killBeforeRename) {
+    writeSync(2, `RS_FAULT_KILL_BEFORE_RENAME: killing process ${process.pid} after temp file ${tempFilesWritten}, before its rename\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+};
 
 const partitionDir = (layout: 'flat' | 'date-hour', time: number): string => {
   if (layout === 'flat') return '';
@@ -57,6 +74,7 @@ export function fileSink<V>(options: FileSinkOptions<V>): ExternalSinkFactory<un
           }
           const tmp = `${g.dir}/.${name}.tmp`;
           await options.store.writeFile(tmp, g.lines.join('\n') + '\n');
+          faultAfterTempWrite();
           await options.store.renameNoReplace(tmp, `${g.dir}/${name}`);
           pending.delete(group);
         }

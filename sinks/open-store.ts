@@ -1,13 +1,23 @@
 import type { FileStore } from './file-store.ts';
 import { LocalFileStore } from './local-store.ts';
+import { RetryingFileStore, retrying } from './retrying-store.ts';
+import { WebHdfsFileStore, parseHdfsUrl } from './webhdfs-store.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
+import { createLogger } from '../topology/api/log.ts';
 
 /**
  * The file store a `--sink` names: a local folder (the default), or `hdfs://host:port/path`
- * (host and port of the NameNode's WebHDFS HTTP endpoint).
+ * (host and port of the NameNode's WebHDFS HTTP endpoint, 9870 by default).
+ *
+ * An HDFS sink is checked at once (GETFILESTATUS and MKDIRS of the base folder, a few retries
+ * over ~8 s, then a clear `sink-unavailable` error), then wrapped so that every later operation
+ * retries through an outage for up to 10 minutes.
  */
 export async function openFileStore(sink: string): Promise<FileStore> {
-  if (sink.startsWith('hdfs://')) throw new RetailStreamsError('invalid-argument', '--sink hdfs:// is not built yet; use a local folder');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sink) && !sink.startsWith('hdfs://')) {
+    throw new RetailStreamsError('invalid-argument', `--sink ${sink}: expected a local folder or hdfs://host:port/path`);
+  }
+  if (sink.startsWith('hdfs://')) return openHdfs(sink);
   const { mkdir } = await import('node:fs/promises');
   try {
     await mkdir(sink, { recursive: true });
@@ -15,4 +25,27 @@ export async function openFileStore(sink: string): Promise<FileStore> {
     throw new RetailStreamsError('sink-unavailable', `cannot create --sink ${sink}: ${(e as Error).message}`, { cause: e });
   }
   return new LocalFileStore(sink);
+}
+
+async function openHdfs(sink: string): Promise<FileStore> {
+  const hdfs = new WebHdfsFileStore(parseHdfsUrl(sink), { timeoutMs: 10_000 });
+  const log = createLogger('hdfs');
+  try {
+    await retrying(
+      `checking ${hdfs.description}`,
+      async () => {
+        const status = await hdfs.getFileStatus('');
+        if (status !== null && status.type !== 'DIRECTORY') {
+          throw new RetailStreamsError('io', `${hdfs.location.basePath} on HDFS is a ${status.type.toLowerCase()}, not a folder`);
+        }
+        if (status === null) await hdfs.mkdirs('');
+      },
+      { initialDelayMs: 500, factor: 2, maxDelayMs: 4_000, giveUpAfterMs: 30_000, maxRetries: 4 },
+      log,
+    );
+  } catch (e) {
+    throw new RetailStreamsError('sink-unavailable', `cannot use --sink ${sink} (WebHDFS at ${hdfs.location.endpoint}, user ${hdfs.user}): ${(e as Error).message}`, { cause: e });
+  }
+  log.info(`writing KPI files to ${hdfs.description} as ${hdfs.user}`);
+  return new RetryingFileStore(new WebHdfsFileStore(hdfs.location, { user: hdfs.user }), log);
 }

@@ -76,7 +76,7 @@ function blockCount(tap: Tap, bound: number): number {
     n = -n;
     tap.skipLong();
   }
-  if (!Number.isSafeInteger(n) || n > bound) throw new Error(`block count ${n} is larger than the ${Math.max(0, tap.buf.length - tap.pos)} bytes left`);
+  if (n !== 0 && (!Number.isSafeInteger(n) || n > bound)) throw new Error(`block count ${n} is larger than the ${Math.max(0, tap.buf.length - tap.pos)} bytes left`);
   return n;
 }
 

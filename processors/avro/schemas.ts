@@ -91,7 +91,7 @@ export const countryKpiSchema = {
   name: 'CountryKpi',
   namespace: 'com.retailcorp.kpi',
   fields: [
-    { name: 'window', type: { ...windowSchema, namespace: 'com.retailcorp.kpi' } },
+    { name: 'window', type: windowSchema },
     { name: 'country', type: 'string' },
     { name: 'OPM', type: 'long' },
     { name: 'total_sale_volume', type: 'double' },

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
-import { latestByKey, parseFeedLine, referenceKpis, type RefInput } from '../support/reference.ts';
+import { latestByKey } from '../support/reference.ts';
+import { eventually, readDataset, referenceFor as referenceForTopic } from '../support/kpi-check.ts';
 import { InvoiceGenerator } from '../../simulator/generator.ts';
 
 const WINDOW = 60_000;
@@ -24,45 +25,7 @@ afterAll(async () => {
   await kafka?.stop();
 });
 
-/** Every JSON line under a dataset folder of the file sink. */
-async function readDataset(dir: string): Promise<string[]> {
-  const lines: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('.json') && !e.name.startsWith('.')) lines.push(...(await readFile(join(d, e.name), 'utf8')).split('\n').filter((l) => l !== ''));
-    }
-  };
-  await walk(dir);
-  return lines.sort();
-}
-
-/** The input topic as the reference sees it: valid invoices per partition in offset order. */
-async function referenceFor(topic: string) {
-  const records = await readTopic(kafka.bootstrap, topic);
-  const inputs: RefInput[] = [];
-  let invalid = 0;
-  for (const r of records) {
-    const inv = r.value === null ? null : parseFeedLine(r.value);
-    if (inv === null) invalid++;
-    else inputs.push({ partition: r.partition, invoice: inv });
-  }
-  const ref = referenceKpis(inputs, WINDOW, GRACE);
-  // With every partition idle, windows close up to the largest event time seen.
-  const maxTs = Math.max(...inputs.map((i) => i.invoice.ts));
-  const closed = (line: string) => Date.parse(JSON.parse(line).window.end) + GRACE <= maxTs;
-  return { ref, invalid, total: records.length, closedTime: ref.time.filter(closed).sort(), closedCountry: ref.country.filter(closed).sort() };
-}
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let v = await probe();
-  while (!ok(v) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 1000));
-    v = await probe();
-  }
-  return v;
-}
+const referenceFor = (topic: string) => referenceForTopic(kafka.bootstrap, topic, WINDOW, GRACE, 'max');
 
 const runArgs = (topic: string, group: string, sink: string, extra: string[] = []) => [
   'run', '--brokers', brokers, '--input', topic, '--group', group, '--sink', sink, '--window', '1m', '--grace', '2m', '--idle', '2s', ...extra,

@@ -25,9 +25,20 @@ export async function readTopic(brokers: readonly string[], topic: string, optio
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), 60_000);
+    // Read committed, a partition can end on transaction markers a consumer never sees:
+    // once batches have flowed, a few quiet seconds also mean the end.
+    let lastBatch: number | undefined;
+    const quiet = setInterval(() => {
+      if (lastBatch !== undefined && Date.now() - lastBatch > 3_000) {
+        clearInterval(quiet);
+        clearTimeout(timer);
+        resolve();
+      }
+    }, 250);
     void consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
+        lastBatch = Date.now();
         const end = remaining.get(batch.partition);
         if (end === undefined) return;
         for (const m of batch.messages) {
@@ -40,6 +51,7 @@ export async function readTopic(brokers: readonly string[], topic: string, optio
           remaining.delete(batch.partition);
           if (remaining.size === 0) {
             clearTimeout(timer);
+            clearInterval(quiet);
             resolve();
           }
         }

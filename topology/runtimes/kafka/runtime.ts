@@ -63,6 +63,8 @@ const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
   return headers === undefined ? raw : { ...raw, headers };
 };
 
+const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
+
 const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /**
@@ -343,7 +345,16 @@ export class KafkaStreamsRuntime {
     const topicMessages = states.flatMap((s) => this.takeOutputs(s));
     if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
     for (const s of states) await s.task.commitSinks();
-    if (offsets.length > 0) await this.consumer!.commitOffsets([...offsets]);
+    if (offsets.length === 0) return;
+    try {
+      await this.consumer!.commitOffsets([...offsets]);
+    } catch (e) {
+      // The group moved on while the batch was in hand: its new owner replays it (at-least-once).
+      const type = (e as { type?: string }).type ?? '';
+      if (!REBALANCE_ERRORS.has(type)) throw e;
+      this.env.count('commits-lost-to-rebalance', 1);
+      this.config.log.warn(`offset commit lost to a rebalance (${type}); the batch will be replayed by the partition's new owner`);
+    }
   }
 
   private sameTask(s: TaskState, o: OffsetToCommit): boolean {
