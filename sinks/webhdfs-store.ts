@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { FileStore } from './file-store.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 
@@ -13,6 +14,9 @@ import { RetailStreamsError } from '../topology/api/errors.ts';
  * - CREATE is two steps: a PUT without body to the NameNode answers 307 with a `Location` on a
  *   DataNode; the body goes there (fetch's own redirect would resend nothing useful, so
  *   `redirect: 'manual'`). OPEN redirects the same way.
+ * - The DataNode answers a CREATE body with an unsolicited `100 Continue` before its `201`,
+ *   which fetch (undici) rejects as "bad response": that one upload goes through node:http,
+ *   which skips informational answers. Everything else is fetch.
  * - RENAME answers `{"boolean":false}` instead of failing when the target exists (and when the
  *   source is missing): `renameNoReplace` tells the two apart with a GETFILESTATUS.
  * - Errors come as `{"RemoteException":{"exception","message"}}` with an HTTP status; a
@@ -148,13 +152,8 @@ export class WebHdfsFileStore implements FileStore {
     const first = await this.namenode('PUT', 'CREATE', abs, { overwrite: 'true' }, [307]);
     const location = first.headers.get('location');
     if (location === null || location === '') throw new WebHdfsError({ op: 'CREATE', path: abs, status: first.status, detail: 'redirect without a Location header' });
-    await this.request('CREATE', abs, location, {
-      method: 'PUT',
-      body: Buffer.from(content, 'utf8'),
-      headers: { 'content-type': 'application/octet-stream' },
-      timeoutMs: this.dataTimeoutMs,
-      expect: [201, 200],
-    });
+    const body = Buffer.from(content, 'utf8');
+    await this.request('CREATE', abs, location, { method: 'PUT', timeoutMs: this.dataTimeoutMs, expect: [201, 200] }, () => upload(location, body, this.dataTimeoutMs));
   }
 
   /**
@@ -228,18 +227,15 @@ export class WebHdfsFileStore implements FileStore {
     op: string,
     abs: string,
     url: string,
-    init: { method: string; body?: Uint8Array; headers?: Record<string, string>; timeoutMs: number; expect: readonly number[] },
+    init: { method: string; timeoutMs: number; expect: readonly number[] },
+    send: () => Promise<Reply> = async () => {
+      const res = await fetch(url, { method: init.method, redirect: 'manual', signal: AbortSignal.timeout(init.timeoutMs) });
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    },
   ): Promise<Reply> {
     let reply: Reply;
     try {
-      const res = await fetch(url, {
-        method: init.method,
-        ...(init.body !== undefined ? { body: init.body } : {}),
-        ...(init.headers !== undefined ? { headers: init.headers } : {}),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(init.timeoutMs),
-      });
-      reply = { status: res.status, headers: res.headers, text: await res.text() };
+      reply = await send();
     } catch (e) {
       throw new WebHdfsError({ op, path: abs, detail: `${networkDetail(e, init.timeoutMs)} (${new URL(url).host})` }, { cause: e });
     }
@@ -259,9 +255,36 @@ export class WebHdfsFileStore implements FileStore {
   }
 }
 
+/** PUT a body with node:http (see the header: the DataNode's unsolicited 100 Continue). */
+function upload(url: string, body: Uint8Array, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'PUT',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function networkDetail(e: unknown, timeoutMs: number): string {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const err = e as Error & { code?: string; cause?: { code?: string; message?: string } };
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${timeoutMs / 1000}s`;
+  if (err.code !== undefined && err.cause === undefined) return err.message || err.code;
   const cause = err.cause;
   if (cause !== undefined && cause !== null && typeof cause === 'object') return cause.message || cause.code || err.message;
   return err.message;

@@ -193,7 +193,12 @@ describe('broker failover on three brokers', () => {
       await sleep(12_000);
       await kafka.startNode(2);
       expect(await sim.exited).toBe(0);
-      await expectExact(kafka, topic, sink);
+      try {
+        await expectExact(kafka, topic, sink);
+      } catch (e) {
+        const { actual, expected } = e as { actual?: unknown; expected?: unknown };
+        throw new Error(`${(e as Error).message}\nactual ${JSON.stringify(actual)}\nexpected ${JSON.stringify(expected)}\nrun output:\n${p.output().slice(-3000)}`);
+      }
       expect(p.proc.exitCode).toBeNull();
     } finally {
       await sim.stop();
