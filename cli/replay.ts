@@ -54,7 +54,7 @@ export const replay = (argv: readonly string[]) =>
       },
       catch: (e) => new SinkError({ message: `replay: ${(e as Error).message}` }),
     });
-    const store = new LocalFileStore(flags.out);
+    const store = new LocalFileStore(flags.out, { durable: false });
     const topology = buildKpiTopology({ inputTopic: 'invoices', windowMs: flags.window, graceMs: flags.grace, ...fileOutputs(store, 'flat') });
     const input = flags.input === '-' ? process.stdin : createReadStream(flags.input, { highWaterMark: 1 << 20 });
     const result = yield* Effect.tryPromise({

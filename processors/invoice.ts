@@ -3,6 +3,8 @@
  * Decoding never throws: a bad record becomes an `InvalidInvoice` with a reason.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 /** Money is kept in millionths of the currency unit: exact integer sums, no float drift. */
 export const MICROS = 1_000_000;
 
@@ -75,6 +77,18 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * `±HH:MM` offset. Returns epoch ms, or NaN when the text is not a real instant.
  */
 export function parseTimestamp(text: string): number {
+  // Invoices arrive in time order mostly, many in the same second: remember the last one.
+  if (text === lastTimestampText) return lastTimestamp;
+  const ts = parseTimestampUncached(text);
+  lastTimestampText = text;
+  lastTimestamp = ts;
+  return ts;
+}
+
+let lastTimestampText = '';
+let lastTimestamp = Number.NaN;
+
+function parseTimestampUncached(text: string): number {
   const m = TIMESTAMP.exec(text);
   if (m === null) return Number.NaN;
   const year = +m[1]!;
@@ -162,18 +176,13 @@ export function validateInvoice(doc: unknown, source: string): DecodedInvoice {
   return { valid: true, invoiceNo, country, timestamp: ts, isReturn, totalMicros: isReturn ? -micros : micros, totalItems: count };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Bytes of one Kafka record or one file line to a decoded invoice. */
 export function decodeInvoice(bytes: Uint8Array | null): DecodedInvoice {
   if (bytes === null) return invalid('not-json', 'record has no value');
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return invalid('not-json', 'value is not valid UTF-8');
-  }
-  return decodeInvoiceText(text);
+  // isUtf8 is a vectorised check; decoding a Buffer view is cheaper than a fatal TextDecoder.
+  if (!isUtf8(bytes)) return invalid('not-json', 'value is not valid UTF-8');
+  const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return decodeInvoiceText(view.toString('utf8'));
 }
 
 export function decodeInvoiceText(text: string): DecodedInvoice {

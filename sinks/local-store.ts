@@ -2,13 +2,18 @@ import { mkdir, open, link, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileStore } from './file-store.ts';
 
-/** A local folder. Paths are relative to `root`. */
+/**
+ * A local folder. Paths are relative to `root`. `durable: false` skips fsync: for a one-shot
+ * replay, which is rerun rather than resumed after a crash.
+ */
 export class LocalFileStore implements FileStore {
   readonly root: string;
   readonly description: string;
-  constructor(root: string) {
+  private readonly durable: boolean;
+  constructor(root: string, options: { durable?: boolean } = {}) {
     this.root = root;
     this.description = root;
+    this.durable = options.durable ?? true;
   }
 
   async mkdirs(path: string): Promise<void> {
@@ -19,7 +24,7 @@ export class LocalFileStore implements FileStore {
     const fh = await open(join(this.root, path), 'w');
     try {
       await fh.writeFile(content);
-      await fh.sync();
+      if (this.durable) await fh.sync();
     } finally {
       await fh.close();
     }
