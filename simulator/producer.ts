@@ -67,6 +67,24 @@ export interface SimulateResult {
 }
 
 const BATCH = 1000;
+
+/**
+ * A broker failing over (a leader moving) can outlast the client's own retries: keep trying for
+ * a minute. The producer is idempotent, so a retried batch is never written twice.
+ */
+async function sendWithRetry(send: () => Promise<unknown>, log: Logger): Promise<void> {
+  const giveUpAt = Date.now() + 60_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      await send();
+      return;
+    } catch (e) {
+      if (Date.now() + delay > giveUpAt) throw e;
+      log.warn(`send failed (${(e as Error).message}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
 const TICK_MS = 50;
 
 /**
@@ -131,7 +149,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
           messages[i] = { value: encodeStructured(g, avro.type, avro.id, avro.version), partition: (sent + i) % partitions };
         }
       }
-      for (let i = 0; i < messages.length; i += BATCH) await producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 });
+      for (let i = 0; i < messages.length; i += BATCH) await sendWithRetry(() => producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 }), o.log);
       sent += n;
       if (o.progress !== undefined && Date.now() - lastProgress >= 1000) {
         lastProgress = Date.now();
