@@ -45,7 +45,10 @@ interface Punctuator {
 
 interface Upstream {
   watermark: number;
-  lastAdvance: number;
+  /** Wall-clock time of its last watermark record; a silent upstream is presumed gone. */
+  lastHeard: number;
+  /** The upstream says it has had no input for the idle time. */
+  idle: boolean;
 }
 
 /**
@@ -73,6 +76,10 @@ export class StreamTask {
   private currentStreamTime = Number.NEGATIVE_INFINITY;
   private persistedStreamTime = Number.NEGATIVE_INFINITY;
   private lastWatermarkSentAt = Number.NEGATIVE_INFINITY;
+  private lastSentIdle = false;
+  private lastInputAt: number;
+  /** Set by a runtime while a batch for this task is in hand but not yet processed (say, waiting for a schema registry). */
+  inputPending = false;
   private lastSentWatermark = Number.NEGATIVE_INFINITY;
   private currentOrigin: RecordOrigin | undefined;
   commitRequested = false;
@@ -85,6 +92,7 @@ export class StreamTask {
     this.env = env;
     this.id = `${subtopology.id}_${partition}`;
     this.startedAt = env.wallClock();
+    this.lastInputAt = this.startedAt;
     for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build());
     this.repartitionOutputs = subtopology.sinkTopics.filter((t) => topology.internalTopics.has(t));
     for (const topic of subtopology.sourceTopics) {
@@ -218,6 +226,7 @@ export class StreamTask {
     const source = this.sources.get(topic);
     if (source === undefined) throw new Error(`task ${this.id} does not read ${topic}`);
     const fromRepartition = this.topology.internalTopics.has(topic);
+    if (!fromRepartition && records.length > 0) this.lastInputAt = this.env.wallClock();
     for (let i = 0; i < records.length; i++) {
       const raw = records[i]!;
       const origin: RecordOrigin = { topic, partition: this.partition, offset: raw.offset };
@@ -245,19 +254,24 @@ export class StreamTask {
   }
 
   private onWatermark(mark: string): void {
-    const space = mark.indexOf(' ');
-    const upstream = mark.slice(0, space);
-    const wm = Number(mark.slice(space + 1));
+    const [upstream = '', time = '', state] = mark.split(' ');
+    const wm = Number(time);
+    const now = this.env.wallClock();
     const u = this.upstreams.get(upstream);
-    if (u === undefined) this.upstreams.set(upstream, { watermark: wm, lastAdvance: this.env.wallClock() });
-    else if (wm > u.watermark) {
-      u.watermark = wm;
-      u.lastAdvance = this.env.wallClock();
+    if (u === undefined) this.upstreams.set(upstream, { watermark: wm, lastHeard: now, idle: state === 'idle' });
+    else {
+      if (wm > u.watermark) u.watermark = wm;
+      u.lastHeard = now;
+      u.idle = state === 'idle';
     }
     this.recomputeWatermark();
   }
 
-  /** Stream time of a repartition-fed task: the minimum over upstream partitions that are not idle. */
+  /**
+   * Stream time of a repartition-fed task: the minimum over upstream partitions that are not
+   * idle. An upstream is idle when it says so (no input for the idle time; a task busy with a
+   * stalled batch is not idle), or when it has not been heard from for the idle time.
+   */
   private recomputeWatermark(): void {
     if (this.expectedUpstreams.length === 0) return;
     const now = this.env.wallClock();
@@ -267,8 +281,8 @@ export class StreamTask {
     for (const id of this.expectedUpstreams) {
       const u = this.upstreams.get(id);
       const wm = u?.watermark ?? Number.NEGATIVE_INFINITY;
-      const last = u?.lastAdvance ?? this.startedAt;
-      if (wm !== Number.POSITIVE_INFINITY && now - last >= this.env.idleMs) {
+      const silent = now - (u?.lastHeard ?? this.startedAt) >= this.env.idleMs;
+      if (wm !== Number.POSITIVE_INFINITY && (silent || u?.idle === true)) {
         if (wm > maxIdle) maxIdle = wm;
         continue;
       }
@@ -316,12 +330,15 @@ export class StreamTask {
       (this.stores.get(store) as KeyValueStore<string, number>).put(STREAM_TIME_KEY, wm);
       this.persistedStreamTime = wm;
     }
-    // Sent again now and then even when unchanged: a downstream task that just moved learns it.
+    // Sent again now and then even when unchanged: a downstream task that just moved learns it,
+    // and every downstream task hears that this one is alive (and whether it is idle).
     const now = this.env.wallClock();
-    const resend = wm > Number.NEGATIVE_INFINITY && now - this.lastWatermarkSentAt >= WATERMARK_RESEND_MS;
+    const idle = !this.inputPending && now - this.lastInputAt >= this.env.idleMs;
+    const resend = wm > Number.NEGATIVE_INFINITY && (now - this.lastWatermarkSentAt >= Math.min(WATERMARK_RESEND_MS, this.env.idleMs / 2) || idle !== this.lastSentIdle);
     if ((wm > this.lastSentWatermark || resend) && this.repartitionOutputs.length > 0) {
       this.lastWatermarkSentAt = now;
-      const header = { [WATERMARK_HEADER]: `${this.id} ${wm}` };
+      this.lastSentIdle = idle;
+      const header = { [WATERMARK_HEADER]: `${this.id} ${wm} ${idle ? 'idle' : 'active'}` };
       const ts = Math.max(0, this.env.wallClock());
       for (const topic of this.repartitionOutputs) {
         const n = this.env.partitionsOf(topic);

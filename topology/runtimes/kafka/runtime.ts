@@ -86,6 +86,10 @@ export class KafkaStreamsRuntime {
   private producer: Producer | undefined;
   private consumer: Consumer | undefined;
   private current: TaskState | undefined;
+  /** Tasks with outputs or state changes not yet committed, and the input offsets they cover. */
+  private readonly dirty = new Set<TaskState>();
+  private readonly pendingOffsets = new Map<string, OffsetToCommit>();
+  private queuedCommits = 0;
   private readonly env: TaskEnv;
   private serial: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
@@ -121,7 +125,7 @@ export class KafkaStreamsRuntime {
         if (n === undefined) throw new Error(`unknown partition count of ${topic}`);
         return n;
       },
-      send: (topic, partition, key, value, timestamp, headers) => {
+      send: (topic, partition, key, value, _timestamp, headers) => {
         const state = this.current;
         if (state === undefined) throw new Error('a record was sent outside a task');
         const kafkaTopic = this.names.kafka(topic);
@@ -131,7 +135,9 @@ export class KafkaStreamsRuntime {
           key: asBuffer(key),
           value: asBuffer(value),
           partition,
-          timestamp: String(Math.max(0, Math.trunc(timestamp))),
+          // Records carry the time they were written, not event time: time-based retention of
+          // repartition, dead-letter and late topics must not delete them on arrival.
+          timestamp: String(Date.now()),
           ...(headers === undefined ? {} : { headers: { ...headers } }),
         });
       },
@@ -200,7 +206,7 @@ export class KafkaStreamsRuntime {
       eachBatch: (payload) => this.onBatch(payload),
     });
     const tickMs = this.config.tickMs ?? 1_000;
-    this.ticker = setInterval(() => void this.enqueue(() => this.tick()), tickMs);
+    this.ticker = setInterval(() => this.tick(), tickMs);
   }
 
   private async ensureTopics(admin: Admin): Promise<void> {
@@ -292,36 +298,60 @@ export class KafkaStreamsRuntime {
     // A slow commit (a sink retrying through an outage, a long restore) must not cost the group membership.
     const keepAlive = setInterval(() => void heartbeat().catch(() => {}), 2_000);
     try {
-      await this.enqueue(() => this.processAndCommit(batch, resolveOffset));
+      const logical = this.names.logical(batch.topic);
+      const state = await this.taskFor(logical, batch.partition);
+      const records = batch.messages.map(toRaw);
+      state.task.inputPending = true;
+      try {
+        await state.task.prepareBatch(logical, records);
+      } finally {
+        state.task.inputPending = false;
+      }
+      if (!isRunning() || isStale()) return;
+      this.current = state;
+      state.task.processBatch(logical, records);
+      state.task.flush();
+      this.env.count('records-processed', records.length);
+      this.dirty.add(state);
+      this.pendingOffsets.set(`${batch.topic}/${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) });
+      // kafkajs fetches on from the resolved offset; what is committed is decided by the commits.
+      resolveOffset(batch.lastOffset());
+      // At-least-once group commit: the next batch is processed while this one's outputs are in
+      // flight, and one commit covers every batch since the last (at most two wait behind it).
+      // Exactly-once waits: kafkajs rejoins a rebalance only between batches, so the transaction
+      // must be done before the partition's next owner reads the committed offsets.
+      const committed = this.requestCommit();
+      if (this.exactlyOnce || this.queuedCommits > 2) await committed;
     } finally {
       clearInterval(keepAlive);
     }
     await heartbeat();
   }
 
-  private async processAndCommit(batch: EachBatchPayload['batch'], resolveOffset: EachBatchPayload['resolveOffset']): Promise<void> {
-    const logical = this.names.logical(batch.topic);
-    const state = await this.taskFor(logical, batch.partition);
-    const records = batch.messages.map(toRaw);
-    await state.task.prepareBatch(logical, records);
-    this.current = state;
-    state.task.processBatch(logical, records);
-    state.task.flush();
-    this.env.count('records-processed', records.length);
-    await this.commit([state], [{ topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }]);
-    // kafkajs fetches from the last resolved offset, so resolve only once the batch is committed.
-    resolveOffset(batch.lastOffset());
+  /** Queues a commit of everything processed so far; failures are reported through `failure`. */
+  private requestCommit(): Promise<void> {
+    this.queuedCommits++;
+    const done = this.enqueue(async () => {
+      this.queuedCommits--;
+      const states = [...this.dirty];
+      this.dirty.clear();
+      const offsets = [...this.pendingOffsets.values()];
+      this.pendingOffsets.clear();
+      if (states.length > 0 || offsets.length > 0) await this.commit(states, offsets);
+    });
+    done.catch(() => {});
+    return done;
   }
 
-  private async tick(): Promise<void> {
-    if (this.tasks.size === 0) return;
-    const states = [...this.tasks.values()];
-    for (const s of states) {
+  /** Wall-clock punctuation for every task (idle partitions, windows closing without new data). */
+  private tick(): void {
+    for (const s of this.tasks.values()) {
       this.current = s;
       s.task.tick();
       s.task.flush();
+      this.dirty.add(s);
     }
-    await this.commit(states, []);
+    if (this.dirty.size > 0) void this.requestCommit();
   }
 
   private takeOutputs(state: TaskState): { topic: string; messages: Message[] }[] {
@@ -395,8 +425,10 @@ export class KafkaStreamsRuntime {
     for (const [id, s] of this.tasks) {
       const topic = this.names.kafka(s.task.subtopology.sourceTopics[0]!);
       if (this.assigned.has(`${topic}/${s.task.partition}`)) continue;
-      // Everything it did is committed already (each batch commits); its state lives in the changelog.
+      // Commits queued before the rebalance have run (this runs in the same queue); what is left
+      // uncommitted is replayed by the partition's new owner. Its state lives in the changelog.
       this.tasks.delete(id);
+      this.dirty.delete(s);
       await s.task.close();
       await s.producer?.disconnect().catch(() => {});
       this.config.log.info(`task ${id} moved away`);
@@ -407,13 +439,14 @@ export class KafkaStreamsRuntime {
   async stop(): Promise<void> {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     await this.consumer?.stop().catch(() => {});
+    for (const s of this.tasks.values()) {
+      this.current = s;
+      s.task.flush();
+      this.dirty.add(s);
+    }
+    await this.requestCommit().catch(() => {});
     await this.enqueue(async () => {
       const states = [...this.tasks.values()];
-      for (const s of states) {
-        this.current = s;
-        s.task.flush();
-      }
-      await this.commit(states, []);
       for (const s of states) {
         await s.task.close();
         await s.producer?.disconnect().catch(() => {});
