@@ -146,7 +146,7 @@ export function createInvoiceSerde(o: InvoiceSerdeOptions = {}): InvoiceSerde {
         retries++;
         if (Date.now() - lastWarn >= warnEvery) {
           lastWarn = Date.now();
-          o.log?.warn(`${source.description} unavailable, retrying (records wait, none is dead-lettered): ${(e as Error).message}`);
+          o.log?.warn(`schema registry unavailable, retrying (records wait, none is dead-lettered): ${(e as Error).message}`);
         }
         await sleep(delay);
         delay = Math.min(cap, delay * 2);

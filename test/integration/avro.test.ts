@@ -2,7 +2,7 @@
 // a topic mixing JSON, Avro v1 and Avro v2 gives the reference KPIs; an incompatible schema is
 // refused; a registry outage in the middle of a stream neither loses nor dead-letters a record.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,15 @@ let brokers: string;
 beforeAll(async () => {
   [kafka, registry] = await Promise.all([startKafka(), startRegistry()]);
   brokers = kafka.bootstrap.join(',');
+  // The runtime writes rejected records with their event time (2020 here) as the Kafka
+  // timestamp, so time-based retention would delete them within seconds: keep them for the test.
+  const admin = new Kafka({ clientId: 'avro-test', brokers: kafka.bootstrap, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: ['invoices-dead-letter', 'invoices-late'].map((topic) => ({ topic, numPartitions: 1, configEntries: [{ name: 'retention.ms', value: '-1' }] })),
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
 });
 afterAll(async () => {
   await Promise.all([kafka?.stop(), registry?.stop()]);
@@ -252,7 +261,10 @@ describe('Avro with a real schema registry', () => {
     let p: CliProcess | undefined;
     try {
       const v1 = await simulate(reg.url, topic, 'v1', { ...chunk, seed: 1, start });
-      p = startCli(runArgs(topic, 'g-outage', sink, proxied));
+      // A long --idle: while a batch waits for the registry the whole process waits, and with a
+      // short one the combining task would take the stalled partition for idle and close its
+      // windows early once the other partition's backlog arrives (wall-clock idleness; see README).
+      p = startCli(runArgs(topic, 'g-outage', sink, proxied, ['--idle', '10m']));
       await p.waitFor(/joined group g-outage/);
       await eventually(() => latestKpis(reg.url, 'kpi-time', '2020-09-19T10:0'), (m) => m.size >= 2);
 
@@ -287,6 +299,7 @@ describe('Avro with a real schema registry', () => {
       expect(late).toHaveLength(ref.late);
     } finally {
       await p?.stop();
+      if (process.env['AVRO_TEST_LOG'] !== undefined) await writeFile(process.env['AVRO_TEST_LOG'], p?.output() ?? '');
       await proxy.close();
       await reg.stop();
     }
