@@ -180,7 +180,8 @@ export class KafkaStreamsRuntime {
       rebalanceTimeout: Math.max(30_000, sessionTimeout * 2),
       heartbeatInterval: Math.min(1_000, Math.floor(sessionTimeout / 3)),
       maxWaitTimeInMs: 50,
-      maxBytesPerPartition: 2 * 1024 * 1024,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxBytes: 32 * 1024 * 1024,
       // Exactly-once reads committed data only: aborted partials never reach the combining task.
       readUncommitted: false,
     });
