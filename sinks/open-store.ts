@@ -32,7 +32,7 @@ async function openHdfs(sink: string): Promise<FileStore> {
   const log = createLogger('hdfs');
   try {
     await retrying(
-      `checking ${hdfs.description}`,
+      `HDFS (WebHDFS ${hdfs.location.endpoint}, user ${hdfs.user})`,
       async () => {
         const status = await hdfs.getFileStatus('');
         if (status !== null && status.type !== 'DIRECTORY') {
@@ -44,7 +44,8 @@ async function openHdfs(sink: string): Promise<FileStore> {
       log,
     );
   } catch (e) {
-    throw new RetailStreamsError('sink-unavailable', `cannot use --sink ${sink} (WebHDFS at ${hdfs.location.endpoint}, user ${hdfs.user}): ${(e as Error).message}`, { cause: e });
+    const message = (e as Error).message;
+    throw new RetailStreamsError('sink-unavailable', `cannot use --sink ${sink}: ${message.startsWith('HDFS (') ? '' : `HDFS (WebHDFS ${hdfs.location.endpoint}): `}${message}`, { cause: e });
   }
   log.info(`writing KPI files to ${hdfs.description} as ${hdfs.user}`);
   return new RetryingFileStore(new WebHdfsFileStore(hdfs.location, { user: hdfs.user }), log);

@@ -63,7 +63,7 @@ export async function retrying<A>(what: string, attempt: () => Promise<A>, polic
   }
   const error = result.left;
   if (!isRetriable(error)) {
-    if (failures > 0) log.error(`${what} failed for good (attempt ${failures}): ${messageOf(error)}`);
+    if (failures > 1) log.error(`${what} failed for good (attempt ${failures}): ${messageOf(error)}`);
     throw error;
   }
   const message = `${what}: still failing after ${failures} attempts over ${formatMs(Date.now() - started)}, giving up: ${messageOf(error)}`;

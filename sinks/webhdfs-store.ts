@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { FileStore } from './file-store.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 
@@ -237,7 +238,13 @@ export class WebHdfsFileStore implements FileStore {
     try {
       reply = await send();
     } catch (e) {
-      throw new WebHdfsError({ op, path: abs, detail: `${networkDetail(e, init.timeoutMs)} (${new URL(url).host})` }, { cause: e });
+      const detail = networkDetail(e, init.timeoutMs);
+      // fetch refuses a few ports outright (the Fetch standard's "bad ports", e.g. 1, 6000, 10080).
+      const badPort = detail === 'bad port';
+      throw new WebHdfsError(
+        { op, path: abs, detail: badPort ? `fetch refuses to connect to port ${new URL(url).port} (a Fetch-standard "bad port")` : detail.includes(new URL(url).host) ? detail : `${detail} (${new URL(url).host})`, permanent: badPort },
+        { cause: e },
+      );
     }
     if (init.expect.includes(reply.status)) return reply;
     const remote = remoteException(reply.text);
@@ -258,7 +265,7 @@ export class WebHdfsFileStore implements FileStore {
 /** PUT a body with node:http (see the header: the DataNode's unsolicited 100 Continue). */
 function upload(url: string, body: Uint8Array, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(
       url,
       {
         method: 'PUT',

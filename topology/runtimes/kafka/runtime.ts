@@ -90,6 +90,7 @@ export class KafkaStreamsRuntime {
   private readonly dirty = new Set<TaskState>();
   private readonly pendingOffsets = new Map<string, OffsetToCommit>();
   private queuedCommits = 0;
+  private readonly creating = new Map<string, Promise<TaskState>>();
   private readonly env: TaskEnv;
   private serial: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
@@ -191,7 +192,7 @@ export class KafkaStreamsRuntime {
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
       this.assigned = assigned;
       log.info(`joined group ${this.config.applicationId}: ${[...assigned].sort().join(', ') || 'no partitions'}`);
-      void this.enqueue(() => this.dropUnassignedTasks());
+      void this.enqueue(() => this.onAssignment()).catch(() => {});
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) return;
@@ -263,11 +264,21 @@ export class KafkaStreamsRuntime {
     return next;
   }
 
-  private async taskFor(logicalTopic: string, partition: number): Promise<TaskState> {
+  /** The task of a partition, created (and restored) once even when asked for twice at a time. */
+  private taskFor(logicalTopic: string, partition: number): Promise<TaskState> {
     const sub = this.topology.subtopologyOf(logicalTopic)!;
     const id = `${sub.id}_${partition}`;
     const existing = this.tasks.get(id);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return Promise.resolve(existing);
+    let creating = this.creating.get(id);
+    if (creating === undefined) {
+      creating = this.createTask(sub, id, partition).finally(() => this.creating.delete(id));
+      this.creating.set(id, creating);
+    }
+    return creating;
+  }
+
+  private async createTask(sub: Topology['subtopologies'][number], id: string, partition: number): Promise<TaskState> {
     let producer: Producer | undefined;
     if (this.exactlyOnce) {
       // Connecting fences an older producer with the same id and aborts its open transaction,
@@ -303,14 +314,12 @@ export class KafkaStreamsRuntime {
       const state = await this.taskFor(logical, batch.partition);
       const records = batch.messages.map(toRaw);
       state.task.inputPending = true;
-      try {
-        await state.task.prepareBatch(logical, records);
-      } finally {
-        state.task.inputPending = false;
-      }
+      await state.task.prepareBatch(logical, records);
       if (!isRunning() || isStale()) return;
       this.current = state;
       state.task.processBatch(logical, records);
+      // Behind the end of the partition means more input is coming: not idle, whatever the clock says.
+      state.task.inputPending = Number(batch.highWatermark) > Number(batch.lastOffset()) + 1;
       state.task.flush();
       this.env.count('records-processed', records.length);
       this.dirty.add(state);
@@ -372,10 +381,11 @@ export class KafkaStreamsRuntime {
       for (const s of states) await this.commitTransaction(s, offsets.filter((o) => this.sameTask(s, o)));
       return;
     }
-    // At-least-once: outputs and changelogs acknowledged, files renamed, then offsets.
+    // At-least-once: files renamed first (a window's file must exist before the changelog says
+    // the window is gone), then outputs and changelogs acknowledged, then offsets.
+    for (const s of states) await s.task.commitSinks();
     const topicMessages = states.flatMap((s) => this.takeOutputs(s));
     if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
-    for (const s of states) await s.task.commitSinks();
     if (offsets.length === 0) return;
     try {
       await this.consumer!.commitOffsets([...offsets]);
@@ -419,6 +429,20 @@ export class KafkaStreamsRuntime {
     } catch (e) {
       await txn.abort().catch(() => {});
       throw e;
+    }
+  }
+
+  /**
+   * Closes tasks that moved away and starts (restores) every newly assigned one at once, so a
+   * restarted task resumes sending its watermark even when its partition gets no new records.
+   */
+  private async onAssignment(): Promise<void> {
+    await this.dropUnassignedTasks();
+    for (const tp of this.assigned) {
+      const at = tp.lastIndexOf('/');
+      const logical = this.names.logical(tp.slice(0, at));
+      if (this.topology.subtopologyOf(logical) === undefined) continue;
+      await this.taskFor(logical, Number(tp.slice(at + 1)));
     }
   }
 
