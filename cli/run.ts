@@ -181,5 +181,6 @@ export const run = (argv: readonly string[]) =>
       log.info(`processed ${m('records-processed')} | valid ${m('valid-records')} | late ${m('late-records')} | invalid ${m('invalid-records')} | windows closed ${m('windows-closed')}`);
     }, 10_000);
     const crashed = Effect.promise(() => runtime.failure).pipe(Effect.flatMap((e) => Effect.fail(new BrokerError({ message: `run: stopped on an error: ${e.message}` }))));
-    yield* Effect.race(shutdownSignal, crashed).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))));
+    // raceFirst: a failure ends the run too (race would wait for the signal).
+    yield* Effect.raceFirst(shutdownSignal, crashed).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))));
   }).pipe(Effect.scoped);

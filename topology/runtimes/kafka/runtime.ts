@@ -65,6 +65,8 @@ const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
 
 const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
 
+const FENCED_ERRORS = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+
 const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /**
@@ -412,23 +414,36 @@ export class KafkaStreamsRuntime {
       await s.task.commitSinks();
       return;
     }
-    const txn = await s.producer!.transaction();
-    try {
-      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
-      if (offsets.length > 0) {
-        await txn.sendOffsets({
-          consumerGroupId: this.config.applicationId,
-          topics: [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
-            topic,
-            partitions: offsets.filter((o) => o.topic === topic).map((o) => ({ partition: o.partition, offset: o.offset })),
-          })),
-        });
+    const groupOffsets = {
+      consumerGroupId: this.config.applicationId,
+      topics: [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
+        topic,
+        partitions: offsets.filter((o) => o.topic === topic).map((o) => ({ partition: o.partition, offset: o.offset })),
+      })),
+    };
+    // An aborted transaction leaves nothing visible, so the same messages and offsets can be
+    // tried again while the broker side settles (a coordinator moving, a transaction completing).
+    for (let attempt = 1, delay = 200; ; attempt++, delay = Math.min(delay * 2, 3_000)) {
+      const txn = await s.producer!.transaction();
+      try {
+        if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+        if (offsets.length > 0) await txn.sendOffsets(groupOffsets);
+        await s.task.commitSinks();
+        await txn.commit();
+        return;
+      } catch (e) {
+        await txn.abort().catch(() => {});
+        const type = (e as { type?: string }).type ?? '';
+        if (FENCED_ERRORS.has(type)) {
+          // Another process owns the task now: this copy is a zombie. Drop it; its work is replayed there.
+          this.config.log.warn(`task ${s.task.id} was fenced by its new owner; dropping it here`);
+          await this.dropTask(s.task.id, s);
+          return;
+        }
+        if (attempt >= 8 || (e as { retriable?: boolean }).retriable === false) throw e;
+        this.config.log.warn(`transaction of task ${s.task.id} failed (${(e as Error).message}); retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
       }
-      await s.task.commitSinks();
-      await txn.commit();
-    } catch (e) {
-      await txn.abort().catch(() => {});
-      throw e;
     }
   }
 
@@ -446,16 +461,22 @@ export class KafkaStreamsRuntime {
     }
   }
 
+  private async dropTask(id: string, s: TaskState): Promise<void> {
+    if (this.tasks.get(id) !== s) return;
+    this.tasks.delete(id);
+    this.dirty.delete(s);
+    for (const [key, o] of this.pendingOffsets) if (this.sameTask(s, o)) this.pendingOffsets.delete(key);
+    await s.task.close();
+    await s.producer?.disconnect().catch(() => {});
+  }
+
   private async dropUnassignedTasks(): Promise<void> {
     for (const [id, s] of this.tasks) {
       const topic = this.names.kafka(s.task.subtopology.sourceTopics[0]!);
       if (this.assigned.has(`${topic}/${s.task.partition}`)) continue;
       // Commits queued before the rebalance have run (this runs in the same queue); what is left
       // uncommitted is replayed by the partition's new owner. Its state lives in the changelog.
-      this.tasks.delete(id);
-      this.dirty.delete(s);
-      await s.task.close();
-      await s.producer?.disconnect().catch(() => {});
+      await this.dropTask(id, s);
       this.config.log.info(`task ${id} moved away`);
     }
   }
