@@ -10,30 +10,52 @@ export interface Persistence {
   close(): Promise<void>;
 }
 
-/** Shared change tracking: the latest value per key since the last drain. */
-class ChangeLog {
-  private readonly pending = new Map<string, string | null>();
-  private readonly enabled: boolean;
-  constructor(enabled: boolean) {
-    this.enabled = enabled;
+/**
+ * What a store changed since the last commit (latest value per key, null = deleted): drained
+ * for its changelog topic, and written in one batch to its disk copy when it has one.
+ */
+class ChangeTracker {
+  private readonly logged: boolean;
+  private readonly persistence: Persistence | undefined;
+  private readonly changelog = new Map<string, string | null>();
+  private readonly disk = new Map<string, string | null>();
+  /** Whether changes are kept at all: a store neither logged nor persisted skips encoding values. */
+  readonly active: boolean;
+
+  constructor(logged: boolean, persistence: Persistence | undefined) {
+    this.logged = logged;
+    this.persistence = persistence;
+    this.active = logged || persistence !== undefined;
   }
   note(key: string, value: string | null): void {
-    if (this.enabled) this.pending.set(key, value);
+    if (this.logged) this.changelog.set(key, value);
+    if (this.persistence !== undefined) this.disk.set(key, value);
   }
-  drain(): ChangelogEntry[] {
-    if (this.pending.size === 0) return [];
-    const out: ChangelogEntry[] = [];
-    for (const [key, value] of this.pending) out.push({ key, value });
-    this.pending.clear();
-    return out;
+  drainChangelog(): ChangelogEntry[] {
+    return drain(this.changelog);
   }
+  async open(restore: (entry: ChangelogEntry) => void): Promise<void> {
+    await this.persistence?.open(restore);
+  }
+  async flush(): Promise<void> {
+    if (this.persistence !== undefined && this.disk.size > 0) await this.persistence.write(drain(this.disk));
+  }
+  async close(): Promise<void> {
+    await this.persistence?.close();
+  }
+}
+
+function drain(pending: Map<string, string | null>): ChangelogEntry[] {
+  if (pending.size === 0) return [];
+  const out: ChangelogEntry[] = [];
+  for (const [key, value] of pending) out.push({ key, value });
+  pending.clear();
+  return out;
 }
 
 export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private readonly data = new Map<string, [K, V]>();
-  private readonly changes: ChangeLog;
-  private readonly disk: ChangeLog;
-  private readonly persistence: Persistence | undefined;
+  private readonly changes: ChangeTracker;
   readonly name: string;
   readonly logged: boolean;
   private readonly keyCodec: StoreCodec<K>;
@@ -44,13 +66,11 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
-    this.changes = new ChangeLog(logged);
-    this.persistence = persistence;
-    this.disk = new ChangeLog(persistence !== undefined);
+    this.changes = new ChangeTracker(logged, persistence);
   }
 
   async open(): Promise<void> {
-    await this.persistence?.open((e) => this.restore(e));
+    await this.changes.open((e) => this.restore(e));
   }
 
   get(key: K): V | undefined {
@@ -59,18 +79,11 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   put(key: K, value: V): void {
     const k = this.keyCodec.encode(key);
     this.data.set(k, [key, value]);
-    if (this.logged || this.persistence !== undefined) {
-      const v = this.valueCodec.encode(value);
-      this.changes.note(k, v);
-      this.disk.note(k, v);
-    }
+    if (this.changes.active) this.changes.note(k, this.valueCodec.encode(value));
   }
   delete(key: K): void {
     const k = this.keyCodec.encode(key);
-    if (this.data.delete(k)) {
-      this.changes.note(k, null);
-      this.disk.note(k, null);
-    }
+    if (this.data.delete(k)) this.changes.note(k, null);
   }
   *all(): Iterable<[K, V]> {
     const keys = [...this.data.keys()].sort();
@@ -80,14 +93,14 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     return this.data.size;
   }
   async flush(): Promise<void> {
-    if (this.persistence !== undefined) await this.persistence.write(this.disk.drain());
+    await this.changes.flush();
   }
   async close(): Promise<void> {
     this.data.clear();
-    await this.persistence?.close();
+    await this.changes.close();
   }
   drainChanges(): ChangelogEntry[] {
-    return this.changes.drain();
+    return this.changes.drainChangelog();
   }
   restore(entry: ChangelogEntry): void {
     if (entry.value === null) this.data.delete(entry.key);
@@ -101,9 +114,7 @@ const windowEntryKey = (start: number, key: string): string => `${start}@${key}`
 export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
   /** windowStart -> encoded key -> [key, value]; windows are few (open ones only), keys many. */
   private readonly windows = new Map<number, Map<string, [K, V]>>();
-  private readonly changes: ChangeLog;
-  private readonly disk: ChangeLog;
-  private readonly persistence: Persistence | undefined;
+  private readonly changes: ChangeTracker;
   readonly name: string;
   readonly logged: boolean;
   private readonly keyCodec: StoreCodec<K>;
@@ -116,18 +127,11 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
-    this.changes = new ChangeLog(logged);
-    this.persistence = persistence;
-    this.disk = new ChangeLog(persistence !== undefined);
+    this.changes = new ChangeTracker(logged, persistence);
   }
 
   async open(): Promise<void> {
-    await this.persistence?.open((e) => this.restore(e));
-  }
-
-  private note(key: string, value: string | null): void {
-    this.changes.note(key, value);
-    this.disk.note(key, value);
+    await this.changes.open((e) => this.restore(e));
   }
 
   get(key: K, windowStart: number): V | undefined {
@@ -141,14 +145,14 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     }
     const k = this.keyCodec.encode(key);
     w.set(k, [key, value]);
-    if (this.logged || this.persistence !== undefined) this.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
+    if (this.changes.active) this.changes.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
   }
   delete(key: K, windowStart: number): void {
     const w = this.windows.get(windowStart);
     const k = this.keyCodec.encode(key);
     if (w?.delete(k)) {
       if (w.size === 0) this.windows.delete(windowStart);
-      this.note(windowEntryKey(windowStart, k), null);
+      this.changes.note(windowEntryKey(windowStart, k), null);
     }
   }
   *fetchRange(from: number, to: number): Iterable<[Windowed<K>, V]> {
@@ -166,7 +170,7 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     for (const [start, w] of this.windows) {
       if (start >= windowStart) continue;
       // Expiry is logged as deletes so a restored store never resurrects old windows.
-      for (const k of w.keys()) this.note(windowEntryKey(start, k), null);
+      for (const k of w.keys()) this.changes.note(windowEntryKey(start, k), null);
       this.windows.delete(start);
     }
   }
@@ -174,14 +178,14 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     return this.windows.size;
   }
   async flush(): Promise<void> {
-    if (this.persistence !== undefined) await this.persistence.write(this.disk.drain());
+    await this.changes.flush();
   }
   async close(): Promise<void> {
     this.windows.clear();
-    await this.persistence?.close();
+    await this.changes.close();
   }
   drainChanges(): ChangelogEntry[] {
-    return this.changes.drain();
+    return this.changes.drainChangelog();
   }
   restore(entry: ChangelogEntry): void {
     const at = entry.key.indexOf('@');

@@ -2,7 +2,7 @@
 // a topic mixing JSON, Avro v1 and Avro v2 gives the reference KPIs; an incompatible schema is
 // refused; a registry outage in the middle of a stream neither loses nor dead-letters a record.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { parseFeedLine, referenceKpis, type RefInput, type RefInvoice } from '../support/reference.ts';
 import { RegistryClient } from '../../processors/avro/registry.ts';
 import { invoiceSchemaV1, invoiceSchemaV2 } from '../../processors/avro/schemas.ts';
+import { eventually, readDataset } from '../support/kpi-check.ts';
 
 const WINDOW = 60_000;
 const GRACE = 120_000;
@@ -130,27 +131,7 @@ async function referenceFor(url: string, topic: string) {
   return { ref, invalid, total: records.length, closedTime: ref.time.filter(closed).sort(), closedCountry: ref.country.filter(closed).sort() };
 }
 
-async function readDataset(dir: string): Promise<string[]> {
-  const lines: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else if (e.name.endsWith('.json') && !e.name.startsWith('.')) lines.push(...(await readFile(join(d, e.name), 'utf8')).split('\n').filter((l) => l !== ''));
-    }
-  };
-  await walk(dir);
-  return lines.sort();
-}
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let v = await probe();
-  while (!ok(v) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 1000));
-    v = await probe();
-  }
-  return v;
-}
 
 /**
  * Latest value per key of a KPI topic for windows starting with `prefix` (keys are the window

@@ -9,6 +9,7 @@ import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
 import { parseFeedLine, referenceKpis, type RefInput } from '../support/reference.ts';
 import { WebHdfsError, WebHdfsFileStore } from '../../sinks/webhdfs-store.ts';
+import { eventually } from '../support/kpi-check.ts';
 
 const WINDOW = 60_000;
 const GRACE = 120_000;
@@ -88,15 +89,6 @@ async function referenceFor(topic: string, closing: 'all-idle' | 'watermark' = '
   return { closedTime: ref.time.filter(closed).sort(), closedCountry: ref.country.filter(closed).sort() };
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let v = await probe();
-  while (!ok(v) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 1000));
-    v = await probe();
-  }
-  return v;
-}
 
 const runArgs = (topic: string, group: string, base: string, idle = '2s') => [
   'run', '--brokers', brokers, '--input', topic, '--group', group, '--sink', sinkUrl(base), '--window', '1m', '--grace', '2m', '--idle', idle,

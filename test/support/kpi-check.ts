@@ -52,7 +52,7 @@ export async function referenceFor(brokers: readonly string[], topic: string, wi
 }
 
 /** Polls until `ok` holds or the time is up, and returns the last value either way. */
-export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 90_000): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   let v = await probe();
   while (!ok(v) && Date.now() < until) {
