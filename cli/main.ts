@@ -1,27 +1,24 @@
 import { Cause, Effect, Exit, Option } from 'effect';
 import { exitCodeOf, UsageError, type CliError } from './errors.ts';
-import { replay, replayUsage } from './replay.ts';
-import { describeCommand } from './describe.ts';
-import { run, runUsage } from './run.ts';
-import { simulate, simulateUsage } from './simulate.ts';
-import { watch, watchUsage } from './watch.ts';
+import { describeUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
 
 const USAGE = `usage:
   ${simulateUsage}
   ${runUsage}
   ${replayUsage}
   ${watchUsage}
-  retail-streams describe [--window 1m] [--grace 10m]
+  ${describeUsage}
 `;
 
 type Command = (argv: readonly string[]) => Effect.Effect<void, CliError>;
 
-const COMMANDS: Record<string, Command> = {
-  replay,
-  run,
-  simulate,
-  watch,
-  describe: describeCommand,
+// Loaded on demand: replay never pays for loading the Kafka client, and run never for replay.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  replay: async () => (await import('./replay.ts')).replay,
+  run: async () => (await import('./run.ts')).run,
+  simulate: async () => (await import('./simulate.ts')).simulate,
+  watch: async () => (await import('./watch.ts')).watch,
+  describe: async () => (await import('./describe.ts')).describeCommand,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -30,8 +27,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  const program = command === undefined ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` })) : command(rest);
+  const load = COMMANDS[name];
+  const program = load === undefined ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` })) : (await load())(rest);
   const exit = await Effect.runPromiseExit(program);
   if (Exit.isSuccess(exit)) return 0;
   const failure = Cause.failureOption(exit.cause);

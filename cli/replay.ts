@@ -19,7 +19,6 @@ const ReplayFlags = Schema.Struct({
   overwrite: Schema.optionalWith(Schema.Boolean, { default: () => false }),
 });
 
-export const replayUsage = 'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--overwrite]';
 
 export const replay = (argv: readonly string[]) =>
   Effect.gen(function* () {

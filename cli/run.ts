@@ -35,8 +35,6 @@ const RunFlags = Schema.Struct({
   'output-format': Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
 });
 
-export const runUsage =
-  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --registry URL --output-format json|avro]';
 
 const s = { type: 'string' } as const;
 const ENV = {

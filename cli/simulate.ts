@@ -45,8 +45,6 @@ const SimulateFlags = Schema.Struct({
   'event-rate': Schema.optional(IntFromString(1, 10_000_000)),
 });
 
-export const simulateUsage =
-  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json|avro --seed 42 [--registry URL --schema-version 1|2 --late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
 
 const s = { type: 'string' } as const;
 

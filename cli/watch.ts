@@ -13,7 +13,6 @@ const WatchFlags = Schema.Struct({
   windows: Schema.optionalWith(IntFromString(1, 100), { default: () => 5 }),
 });
 
-export const watchUsage = 'retail-streams watch --brokers H:P [--every 5s --windows 5]';
 
 const money = (n: number) => n.toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
