@@ -1,0 +1,61 @@
+/**
+ * Sizes and switches of `make bench`. Full size by default; while developing, shrink it:
+ *
+ *   BENCH_SCALE=0.05 node bench/run.ts             # 5% of every size: a quick pass
+ *   BENCH_ONLY=replay,run node bench/run.ts         # some measurements only
+ *   BENCH_REPS=1 BENCH_BOOTSTRAP=127.0.0.1:PORT ...  # one repetition, an already running broker
+ *
+ * Results of a full-size run of every measurement go to bench/results/<date>.{json,md,svg} and
+ * the README; any other run writes to bench/results/raw/ (git-ignored).
+ */
+const num = (name: string, fallback: number): number => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
+  return n;
+};
+
+export const STEPS = ['broker', 'clients', 'run', 'peer', 'replay', 'latency'] as const;
+export type Step = (typeof STEPS)[number];
+
+const scale = num('BENCH_SCALE', 1);
+const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+for (const s of only) if (!(STEPS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown step "${s}" (steps: ${STEPS.join(', ')})`);
+
+export const config = {
+  scale,
+  reps: Math.max(1, Math.round(num('BENCH_REPS', 3))),
+  /** `make bench` must finish within this: later throughput rounds are dropped to keep to it. */
+  budgetMinutes: num('BENCH_BUDGET_MIN', 19),
+  steps: new Set<Step>(only.length > 0 ? (only as Step[]) : STEPS),
+  /** An already running broker to use instead of starting one. */
+  bootstrap: process.env.BENCH_BOOTSTRAP,
+  /** Invoices preloaded into the input topic (JSON, and Avro when built), as the issue suggests. */
+  invoices: Math.max(10_000, Math.round(2_000_000 * scale)),
+  partitions: 4,
+  /** Lines of the file for replay and the bare parse loop. */
+  replayLines: Math.max(10_000, Math.round(1_000_000 * scale)),
+  /** Records per kafka-producer-perf-test repetition. */
+  perfProducerRecords: Math.max(10_000, Math.round(1_000_000 * scale)),
+  /** Measured seconds of each latency repetition (after the warm-up). */
+  latencySeconds: Math.max(5, Math.round(20 * Math.min(1, scale * 4))),
+  latencyWarmupSeconds: 5,
+  /** The data set: a busy retailer, 1,000 invoices per second of event time (2M: 33 minutes). */
+  seed: 42,
+  eventRate: 1000,
+  start: '2020-09-18T00:00:00Z',
+  outOfOrderRatio: 0.05,
+  // No late records: Kafka Streams judges lateness at its repartitioned stage, `run` per input
+  // partition (DESIGN.md), so late records would make the two count differently on purpose.
+  lateRatio: 0,
+  badRatio: 0.001,
+  windowMs: 60_000,
+  graceMs: 600_000,
+  /** Whether this run produces the committed report (full size, every step, >= 3 repetitions). */
+  get official(): boolean {
+    return scale === 1 && only.length === 0 && this.reps >= 3 && process.env.BENCH_OUT === undefined;
+  },
+};
+
+export type BenchConfig = typeof config;

@@ -1,0 +1,99 @@
+/**
+ * `retail-streams run` over the preloaded topic: invoices/s from process start until the group's
+ * committed input offsets reach the end offsets (and, reported beside it, until its repartition
+ * topic is drained too), and the process's peak RSS (VmHWM) over the whole topic.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin } from 'kafkajs';
+import { CLI } from './dataset.ts';
+import { Child, runToEnd } from './support/child.ts';
+import { sum, waitCaughtUp, type CaughtUp } from './support/kafka.ts';
+
+export interface CaughtUpRun extends CaughtUp {
+  readonly records: number;
+  /** Invoices/s from process start until the input was caught up. */
+  readonly rate: number;
+  /** Invoices/s from the first commit on until caught up (startup excluded). */
+  readonly steadyRate: number;
+  /** Invoices/s until every stage (repartition topics too) was caught up. */
+  readonly allStagesRate: number;
+  readonly peakRssMb: number;
+}
+
+export function caughtUpRun(c: CaughtUp, records: number, hwmKb: number): CaughtUpRun {
+  return {
+    ...c,
+    records,
+    rate: records / (c.inputMs / 1000),
+    steadyRate: c.firstCommitRecords >= records ? Number.NaN : (records - c.firstCommitRecords) / Math.max(1e-3, (c.inputMs - c.firstCommitMs) / 1000),
+    allStagesRate: records / (c.allStagesMs / 1000),
+    peakRssMb: hwmKb / 1024,
+  };
+}
+
+/** Measures a process that consumes `input` as `group` until caught up, then stops it (SIGTERM). */
+export async function measureCaughtUp(o: {
+  admin: Admin;
+  child: Child;
+  group: string;
+  input: string;
+  inputEnd: ReadonlyMap<number, number>;
+  timeoutMs: number;
+}): Promise<CaughtUpRun> {
+  let hwmKb = 0;
+  const sampler = setInterval(() => (hwmKb = Math.max(hwmKb, o.child.vm()?.hwmKb ?? 0)), 500);
+  try {
+    const c = await waitCaughtUp(o.admin, { group: o.group, input: o.input, inputEnd: o.inputEnd, since: o.child.startedAt, timeoutMs: o.timeoutMs, alive: () => o.child.running }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${o.child.lastLines(1)}`);
+    });
+    hwmKb = Math.max(hwmKb, o.child.vm()?.hwmKb ?? 0);
+    return caughtUpRun(c, sum(o.inputEnd), hwmKb);
+  } finally {
+    clearInterval(sampler);
+    await o.child.stop();
+  }
+}
+
+export type StoreKind = 'memory' | 'rocksdb';
+
+export async function kpiRun(o: {
+  admin: Admin;
+  bootstrap: string;
+  group: string;
+  input: string;
+  inputEnd: ReadonlyMap<number, number>;
+  store: StoreKind;
+  /** Schema registry for Avro input. */
+  registry?: string;
+  logFile: string;
+  timeoutMs: number;
+}): Promise<CaughtUpRun> {
+  const work = mkdtempSync(join(tmpdir(), 'retail-streams-bench-run-'));
+  try {
+    const args = [CLI, 'run', '--brokers', o.bootstrap, '--group', o.group, '--input', o.input, '--store', o.store, '--sink', join(work, 'sink'), '--state-dir', join(work, 'state')];
+    if (o.registry !== undefined) args.push('--registry', o.registry);
+    const child = new Child('run', process.execPath, args, { logFile: o.logFile });
+    return await measureCaughtUp({ admin: o.admin, child, group: o.group, input: o.input, inputEnd: o.inputEnd, timeoutMs: o.timeoutMs });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether the CLI takes a flag value (a capability that may not be built yet), tried where it
+ * fails fast either way: flag checking rejects an unknown value or option before any broker or
+ * registry is contacted; a known one gets as far as a missing topic or a missing --registry.
+ */
+export async function cliAccepts(command: 'run' | 'simulate', flag: string, value: string, bootstrap: string, logFile: string): Promise<boolean> {
+  const probe = join(tmpdir(), `bench-probe-${process.pid}`);
+  const missing = `bench-no-such-topic-${process.pid}`;
+  const args = command === 'run'
+    ? [CLI, 'run', '--brokers', bootstrap, '--group', `bench-probe-${process.pid}`, '--input', missing, `--${flag}`, value, '--sink', join(probe, 'sink'), '--state-dir', join(probe, 'state')]
+    : [CLI, 'simulate', '--brokers', bootstrap, '--topic', missing, '--count', '1', `--${flag}`, value];
+  const r = await runToEnd(`${command} --${flag} ${value}`, process.execPath, args, { logFile, timeoutMs: 60_000 });
+  rmSync(probe, { recursive: true, force: true });
+  const out = r.child.lastLines(40);
+  return !out.includes(`Unknown option '--${flag}'`) && !out.includes(`--${flag}: Expected undefined, actual "${value}"`);
+}
