@@ -14,10 +14,22 @@ export interface RestoreTarget {
  * so a short-lived consumer in a throwaway group reads from the beginning, pauses the
  * partitions it does not need, and stops once every wanted partition reached its end offset.
  */
+/** Metadata look-ups right after topics are created can meet a leader still being elected. */
+async function withRetries<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 1, delay = 200; ; attempt++, delay *= 2) {
+    try {
+      return await op();
+    } catch (e) {
+      if (attempt >= 6) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonly RestoreTarget[], log: Logger): Promise<void> {
   const wanted = new Map<string, { target: RestoreTarget; end: bigint; restored: number; lastBatchAt?: number }>();
   for (const t of targets) {
-    const offsets = await admin.fetchTopicOffsets(t.topic);
+    const offsets = await withRetries(() => admin.fetchTopicOffsets(t.topic));
     const p = offsets.find((o) => o.partition === t.partition);
     if (p === undefined) continue;
     if (BigInt(p.high) <= BigInt(p.low)) continue;

@@ -194,7 +194,9 @@ export class KafkaStreamsRuntime {
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
       this.assigned = assigned;
       log.info(`joined group ${this.config.applicationId}: ${[...assigned].sort().join(', ') || 'no partitions'}`);
-      void this.enqueue(() => this.onAssignment()).catch(() => {});
+      // Starting tasks early is an optimisation: if it fails (a leader still moving), they start
+      // with their first batch instead.
+      void this.enqueue(() => this.onAssignment().catch((err: unknown) => log.warn(`starting assigned tasks: ${(err as Error).message}`))).catch(() => {});
     });
     consumer.on(consumer.events.CRASH, (e) => {
       if (e.payload.restart) return;
