@@ -389,7 +389,7 @@ export class KafkaStreamsRuntime {
     // the window is gone), then outputs and changelogs acknowledged, then offsets.
     for (const s of states) await s.task.commitSinks();
     const topicMessages = states.flatMap((s) => this.takeOutputs(s));
-    if (topicMessages.length > 0) await this.producer!.sendBatch({ topicMessages, acks: -1 });
+    if (topicMessages.length > 0) await this.withRetries('send', () => this.producer!.sendBatch({ topicMessages, acks: -1 }));
     if (offsets.length === 0) return;
     try {
       await this.consumer!.commitOffsets([...offsets]);
@@ -399,6 +399,22 @@ export class KafkaStreamsRuntime {
       if (!REBALANCE_ERRORS.has(type)) throw e;
       this.env.count('commits-lost-to-rebalance', 1);
       this.config.log.warn(`offset commit lost to a rebalance (${type}); the batch will be replayed by the partition's new owner`);
+    }
+  }
+
+  /**
+   * Retries a broker operation for about half a minute, as long as a broker failover takes. The
+   * producer is idempotent, so a batch sent again is never written twice.
+   */
+  private async withRetries<T>(what: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 1, delay = 200; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
+      try {
+        return await op();
+      } catch (e) {
+        if (attempt >= 10) throw e;
+        this.config.log.warn(`${what} failed (${(e as Error).message}); retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 
@@ -424,17 +440,19 @@ export class KafkaStreamsRuntime {
       })),
     };
     // An aborted transaction leaves nothing visible, so the same messages and offsets can be
-    // tried again while the broker side settles (a coordinator moving, a transaction completing).
-    for (let attempt = 1, delay = 200; ; attempt++, delay = Math.min(delay * 2, 3_000)) {
-      const txn = await s.producer!.transaction();
+    // tried again while the broker side settles (a leader or coordinator moving, a transaction
+    // completing): for about half a minute, as a broker failover takes.
+    for (let attempt = 1, delay = 200; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
+      let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
       try {
+        txn = await s.producer!.transaction();
         if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
         if (offsets.length > 0) await txn.sendOffsets(groupOffsets);
         await s.task.commitSinks();
         await txn.commit();
         return;
       } catch (e) {
-        await txn.abort().catch(() => {});
+        await txn?.abort().catch(() => {});
         const type = (e as { type?: string }).type ?? '';
         if (FENCED_ERRORS.has(type)) {
           // Another process owns the task now: this copy is a zombie. Drop it; its work is replayed there.
@@ -442,7 +460,7 @@ export class KafkaStreamsRuntime {
           await this.dropTask(s.task.id, s);
           return;
         }
-        if (attempt >= 8 || (e as { retriable?: boolean }).retriable === false) throw e;
+        if (attempt >= 10) throw e;
         this.config.log.warn(`transaction of task ${s.task.id} failed (${(e as Error).message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
       }
