@@ -38,7 +38,7 @@ export interface KafkaRuntimeConfig {
 }
 
 interface TaskState {
-  readonly task: StreamTask;
+  task: StreamTask;
   /** Outputs of this task not yet sent, per Kafka topic. */
   pending: Map<string, Message[]>;
   /** Exactly-once: the task's own transactional producer (`<application>-<task>`), which fences zombies. */
@@ -301,9 +301,10 @@ export class KafkaStreamsRuntime {
       .filter((s) => s.logged)
       .map((store) => ({ topic: changelogTopicName(this.config.applicationId, store.name), partition, store }));
     if (targets.length > 0) await restoreStores(this.kafka, this.admin!, targets, this.config.log);
-    const state: TaskState = { task: undefined as unknown as StreamTask, pending: new Map(), producer };
+    // Processors' init may already send records: they belong to this task's pending outputs.
+    const state = { pending: new Map(), producer } as TaskState;
     this.current = state;
-    (state as { task: StreamTask }).task = new StreamTask(this.topology, sub, partition, this.env, stores);
+    state.task = new StreamTask(this.topology, sub, partition, this.env, stores);
     this.tasks.set(id, state);
     this.config.log.info(`task ${id} started`);
     return state;
