@@ -29,8 +29,10 @@ integration: deps servers
 	vitest run --project integration
 
 # Every test: type check, unit tests, then the integration tests against the real servers.
+# The last line is the plain summary CI reads; the exit status is vitest's.
 test: deps typecheck servers
-	vitest run
+	status=0; vitest run --reporter=default --reporter=json --outputFile=.cache/vitest-report.json || status=$$?; \
+	node infra/test-summary.ts .cache/vitest-report.json; exit $$status
 
 demo: deps
 	infra/kafka/kafka.sh fetch
