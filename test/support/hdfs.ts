@@ -12,11 +12,10 @@
 // out of safe mode). A NameNode started while the DataNode is down stays in safe mode (writes
 // get 403 RetriableException) until the DataNode is back. A stopped DataNode is declared dead
 // after ~20 s; until then the NameNode still redirects writes to it.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { lastLine, repoRoot, runScript } from './scripts.ts';
 
 export type HdfsNode = 'namenode' | 'datanode';
 
@@ -36,7 +35,6 @@ export interface Hdfs {
   startNode(node: HdfsNode): Promise<void>;
 }
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const script = join(repoRoot, 'infra', 'hdfs', 'hdfs.sh');
 
 // The first start on a machine fetches ~70 MB of jars with Maven; later starts take seconds.
@@ -89,35 +87,17 @@ function installExitHook(): void {
   });
 }
 
-function runScript(args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'bash',
-      [script, ...args],
-      { cwd: repoRoot, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`hdfs.sh ${args.join(' ')} failed: ${error.message}\n${stderr}`.trimEnd()));
-          return;
-        }
-        resolve(stdout);
-      },
-    );
-  });
-}
+const run = (args: readonly string[], timeoutMs: number): Promise<string> => runScript(script, args, timeoutMs);
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-  const last = lines[lines.length - 1];
-  if (last === undefined || !/^http:\/\/127\.0\.0\.1:\d+$/.test(last)) {
-    throw new Error(`hdfs.sh start printed no WebHDFS URL:\n${text}`);
-  }
+function startedUrl(text: string): string {
+  const last = lastLine(text);
+  if (last === undefined || !/^http:\/\/127\.0\.0\.1:\d+$/.test(last)) throw new Error(`hdfs.sh start printed no WebHDFS URL:\n${text}`);
   return last;
 }
 
 async function stopIn(dir: string): Promise<void> {
   try {
-    await runScript(['stop', '--dir', dir], STOP_TIMEOUT_MS);
+    await run(['stop', '--dir', dir], STOP_TIMEOUT_MS);
   } finally {
     liveDirs.delete(dir);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
@@ -130,7 +110,7 @@ export async function startHdfs(): Promise<Hdfs> {
   liveDirs.add(dir);
   let webhdfs: string;
   try {
-    webhdfs = lastLine(await runScript(['start', '--dir', dir, '--owner', String(process.pid)], START_TIMEOUT_MS));
+    webhdfs = startedUrl(await run(['start', '--dir', dir, '--owner', String(process.pid)], START_TIMEOUT_MS));
   } catch (error) {
     await stopIn(dir).catch(() => undefined);
     throw error;
@@ -148,11 +128,11 @@ export async function startHdfs(): Promise<Hdfs> {
       if (stopped !== undefined) throw new Error('hdfs: stopNode after stop()');
       const args = ['stop-node', '--dir', dir, '--node', node];
       if (opts?.kill === true) args.push('--kill');
-      await runScript(args, STOP_TIMEOUT_MS);
+      await run(args, STOP_TIMEOUT_MS);
     },
     async startNode(node: HdfsNode): Promise<void> {
       if (stopped !== undefined) throw new Error('hdfs: startNode after stop()');
-      await runScript(['start-node', '--dir', dir, '--node', node], NODE_TIMEOUT_MS);
+      await run(['start-node', '--dir', dir, '--node', node], NODE_TIMEOUT_MS);
     },
   };
 }

@@ -7,11 +7,10 @@
 //
 // The global compatibility level starts at BACKWARD (as on Confluent's registry). Schema ids
 // are content ids: the same schema text under two subjects gets the same id.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { lastLine, repoRoot, runScript } from './scripts.ts';
 
 export interface Registry {
   /** Confluent-compatible base URL, e.g. http://127.0.0.1:PORT/apis/ccompat/v7 (no trailing slash). */
@@ -24,7 +23,6 @@ export interface Registry {
   restart(): Promise<void>;
 }
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const script = join(repoRoot, 'infra', 'registry', 'registry.sh');
 
 // First start may download the app (~160 MB) and record a JVM AOT cache; later ones take seconds.
@@ -64,26 +62,10 @@ function installExitHook(): void {
   });
 }
 
-function runScript(args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'bash',
-      [script, ...args],
-      { cwd: repoRoot, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new Error(`registry.sh ${args.join(' ')} failed: ${error.message}\n${stderr}`.trimEnd()));
-          return;
-        }
-        resolve(stdout);
-      },
-    );
-  });
-}
+const run = (args: readonly string[], timeoutMs: number): Promise<string> => runScript(script, args, timeoutMs);
 
-function lastLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-  const last = lines[lines.length - 1];
+function startedUrl(text: string): string {
+  const last = lastLine(text);
   if (last === undefined) throw new Error('registry.sh start printed no URL');
   return last;
 }
@@ -100,14 +82,14 @@ function readPid(dir: string): number | undefined {
 async function startIn(dir: string, port: number | undefined): Promise<{ url: string; pid: number | undefined }> {
   const args = ['start', '--dir', dir];
   if (port !== undefined) args.push('--port', String(port));
-  const url = lastLine(await runScript(args, START_TIMEOUT_MS));
+  const url = startedUrl(await run(args, START_TIMEOUT_MS));
   const pid = readPid(dir);
   live.set(dir, pid);
   return { url, pid };
 }
 
 async function stopIn(dir: string): Promise<void> {
-  await runScript(['stop', '--dir', dir], STOP_TIMEOUT_MS);
+  await run(['stop', '--dir', dir], STOP_TIMEOUT_MS);
   live.set(dir, undefined);
 }
 
