@@ -292,6 +292,19 @@ try {
     figures['bare-parse'] = bares.length > 0 ? figure('Bare loop: read lines + JSON.parse (the decode limit)', 'lines/s', bares.map((r) => r.rate), { note: lines }) : missing('Bare parse loop', 'lines/s', 'failed', '');
   }
 
+  // ------------------------------------------------------------------ Avro against JSON decode (the invoice serde, same invoices)
+  {
+    const { encodeInvoices, measureDecode } = await import('../processors/avro/bench-helpers.ts');
+    const data = encodeInvoices(200_000, { seed: c.seed });
+    const runs = Array.from({ length: Math.max(3, c.reps) }, () => measureDecode(data));
+    const note = `200,000 invoices through the invoice serde in process; ${(data.jsonBytes / 200_000).toFixed(0)} B JSON vs ${(data.avroBytes / 200_000).toFixed(0)} B Avro each`;
+    figures['decode.json'] = figure('Decode: JSON invoices (invoice serde, no broker)', 'records/s', runs.map((r) => r.json.perSecond), { note });
+    figures['decode.avro'] = figure('Decode: the same invoices as Confluent-framed Avro', 'records/s', runs.map((r) => r.avro.perSecond), {
+      note: `${(median(runs.map((r) => r.ratio)) * 100).toFixed(0)}% of JSON`,
+    });
+    say(`decode: Avro at ${(median(runs.map((r) => r.ratio)) * 100).toFixed(0)}% of JSON`);
+  }
+
   // ------------------------------------------------------------------ latency at half of the maximum throughput
   if (c.steps.has('latency')) {
     const max = figures['run.memory.json']?.status === 'ok' ? figures['run.memory.json'].median : Number(process.env.BENCH_MAX_RATE ?? Number.NaN);
