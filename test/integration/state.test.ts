@@ -171,7 +171,7 @@ describe('state that survives, on one broker', () => {
   });
 });
 
-// Flaky under CI's load: it timed out (300 s) in 1 of 4 full runs on a fresh clone and passes
+// Flaky under CI load: it timed out (300 s) in one of two full fresh-clone runs after its last fix, and passes
 // alone (3 of 3). Skipped where CI=true until the cause is found; issue 5 stays open for it.
 describe.skipIf(process.env.CI === 'true')('broker failover on three brokers', () => {
   let kafka: KafkaCluster;
