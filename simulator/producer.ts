@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { RetailStreamsError } from '../topology/api/errors.ts';
+import { kafkaErrorType, SEQUENCE_LOST_ERRORS } from '../topology/runtimes/kafka/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
 import { InvoiceGenerator, type GeneratedKind, type GeneratedStructured, type GeneratorOptions, type InvoiceFields } from './generator.ts';
 import { encodeFramed, parseSchema, type AvroType } from '../processors/avro/avro.ts';
@@ -70,16 +71,28 @@ const BATCH = 1000;
 
 /**
  * A broker failing over (a leader moving) can outlast the client's own retries: keep trying for
- * a minute. The producer is idempotent, so a retried batch is never written twice.
+ * a minute. The producer is idempotent, so a retried batch is never written twice, until the
+ * failover loses its sequence numbers: then a new producer (a new producer id) sends the batch
+ * again, which may write part of it twice. Nothing is lost either way.
  */
-async function sendWithRetry(send: () => Promise<unknown>, log: Logger): Promise<void> {
+async function sendWithRetry(send: () => Promise<unknown>, renewProducer: () => Promise<void>, log: Logger): Promise<void> {
   const giveUpAt = Date.now() + 60_000;
+  let renew = false;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
     try {
+      if (renew) {
+        await renewProducer();
+        renew = false;
+      }
       await send();
       return;
     } catch (e) {
       if (Date.now() + delay > giveUpAt) throw e;
+      if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {
+        log.warn(`send failed (${(e as Error).message}); sending again with a new producer, which may write part of the batch twice`);
+        renew = true;
+        continue;
+      }
       log.warn(`send failed (${(e as Error).message}); retrying in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -109,7 +122,13 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   } catch (e) {
     throw new RetailStreamsError('broker-unreachable', `cannot reach Kafka at ${o.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
   }
-  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  const newProducer = () => kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  let producer = newProducer();
+  const renewProducer = async () => {
+    await producer.disconnect().catch(() => {});
+    producer = newProducer();
+    await producer.connect();
+  };
   try {
     const meta = await admin.fetchTopicMetadata({ topics: [] });
     let partitions = meta.topics.find((t) => t.name === o.topic)?.partitions.length;
@@ -149,7 +168,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
           messages[i] = { value: encodeStructured(g, avro.type, avro.id, avro.version), partition: (sent + i) % partitions };
         }
       }
-      for (let i = 0; i < messages.length; i += BATCH) await sendWithRetry(() => producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 }), o.log);
+      for (let i = 0; i < messages.length; i += BATCH) await sendWithRetry(() => producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 }), renewProducer, o.log);
       sent += n;
       if (o.progress !== undefined && Date.now() - lastProgress >= 1000) {
         lastProgress = Date.now();

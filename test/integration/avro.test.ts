@@ -1,7 +1,6 @@
 // Avro with a real schema registry (Apicurio, Confluent-compatible API) and a real broker:
 // a topic mixing JSON, Avro v1 and Avro v2 gives the reference KPIs; an incompatible schema is
 // refused; a registry outage in the middle of a stream neither loses nor dead-letters a record.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { parseFeedLine, referenceKpis, type RefInput, type RefInvoice } from '..
 import { RegistryClient } from '../../processors/avro/registry.ts';
 import { invoiceSchemaV1, invoiceSchemaV2 } from '../../processors/avro/schemas.ts';
 import { eventually, readDataset } from '../support/kpi-check.ts';
+import { readTopicBytes } from '../support/topic-reader.ts';
 
 const WINDOW = 60_000;
 const GRACE = 120_000;
@@ -41,53 +41,7 @@ afterAll(async () => {
   await Promise.all([kafka?.stop(), registry?.stop()]);
 });
 
-interface RawRecord {
-  readonly partition: number;
-  readonly offset: number;
-  readonly key: string | null;
-  readonly value: Buffer | null;
-  readonly headers: Record<string, string>;
-}
-
-/** Every record of a topic up to its end offsets now, values as bytes, in offset order per partition. */
-async function readRaw(topic: string): Promise<RawRecord[]> {
-  const client = new Kafka({ clientId: 'avro-test-reader', brokers: kafka.bootstrap, logLevel: logLevel.NOTHING });
-  const admin = client.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
-  const out: RawRecord[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = client.consumer({ groupId: `reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), 60_000);
-    void consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const end = remaining.get(batch.partition);
-        if (end === undefined) return;
-        for (const m of batch.messages) {
-          if (Number(m.offset) >= end) break;
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
-          out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, value: m.value, headers });
-        }
-        if (Number(batch.lastOffset()) + 1 >= end) {
-          remaining.delete(batch.partition);
-          if (remaining.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }
-      },
-    });
-  });
-  await consumer.disconnect();
-  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-}
+const readRaw = (topic: string) => readTopicBytes(kafka.bootstrap, topic);
 
 /** The registry's own copy of a schema, parsed by plain avsc: an independent reader. */
 const schemaCache = new Map<string, avsc.Type | null>();

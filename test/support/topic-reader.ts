@@ -1,23 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 
-export interface ReadRecord {
+export interface ReadRecord<V = string> {
   readonly partition: number;
   readonly offset: number;
   readonly key: string | null;
-  readonly value: string | null;
+  readonly value: V | null;
   readonly headers: Record<string, string>;
 }
 
+interface ReadOptions {
+  readonly readCommitted?: boolean;
+}
+
 /** Reads every record of a topic, up to the end offsets at call time, in offset order per partition. */
-export async function readTopic(brokers: readonly string[], topic: string, options: { readCommitted?: boolean } = {}): Promise<ReadRecord[]> {
+export const readTopic = (brokers: readonly string[], topic: string, options: ReadOptions = {}): Promise<ReadRecord[]> =>
+  readRecords(brokers, topic, options, (v) => v.toString('utf8'));
+
+/** readTopic with values as bytes, for binary formats (Avro). */
+export const readTopicBytes = (brokers: readonly string[], topic: string, options: ReadOptions = {}): Promise<ReadRecord<Buffer>[]> =>
+  readRecords(brokers, topic, options, (v) => v);
+
+async function readRecords<V>(brokers: readonly string[], topic: string, options: ReadOptions, value: (bytes: Buffer) => V): Promise<ReadRecord<V>[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const remaining = new Map(ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]));
-  const out: ReadRecord[] = [];
+  const out: ReadRecord<V>[] = [];
   if (remaining.size === 0) return out;
   const groupId = `reader-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: !(options.readCommitted ?? false) });
@@ -45,7 +56,7 @@ export async function readTopic(brokers: readonly string[], topic: string, optio
           if (Number(m.offset) >= end) break;
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = v.toString();
-          out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? null, headers });
+          out.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, value: m.value === null ? null : value(m.value), headers });
         }
         if (Number(batch.lastOffset()) + 1 >= end) {
           remaining.delete(batch.partition);

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
 import type { Topology } from '../../internals/compile.ts';
@@ -9,6 +10,7 @@ import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
 import { changelogTopicName, TopicNames } from './topics.ts';
 import { restoreStores } from './restore.ts';
+import { FENCED_ERRORS, kafkaErrorType, REBALANCE_ERRORS, SEQUENCE_LOST_ERRORS } from './errors.ts';
 
 export interface OutputTopicSpec {
   readonly name: string;
@@ -62,10 +64,6 @@ const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
   const raw = { key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: Number(m.offset) };
   return headers === undefined ? raw : { ...raw, headers };
 };
-
-const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
-
-const FENCED_ERRORS = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
 
 const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -171,10 +169,7 @@ export class KafkaStreamsRuntime {
     }
     this.admin = admin;
     await this.ensureTopics(admin);
-    if (!this.exactlyOnce) {
-      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      await this.producer.connect();
-    }
+    if (!this.exactlyOnce) await this.renewProducer();
     const sessionTimeout = this.config.sessionTimeoutMs ?? 15_000;
     const consumer = this.kafka.consumer({
       groupId: this.config.applicationId,
@@ -287,13 +282,21 @@ export class KafkaStreamsRuntime {
     if (this.exactlyOnce) {
       // Connecting fences an older producer with the same id and aborts its open transaction,
       // so the changelog read below sees only committed state.
-      producer = this.kafka.producer({ transactionalId: `${this.config.applicationId}-${id}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      await producer.connect();
+      const p = this.kafka.producer({ transactionalId: `${this.config.applicationId}-${id}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      // The transaction coordinator may be moving (a broker failing over): wait it out.
+      await this.withRetries(`starting the producer of task ${id}`, () => p.connect());
+      producer = p;
     }
     const persistence = this.persistence;
     const stores = new Map<string, StateStore>();
     for (const name of sub.stores) {
-      const store = this.topology.stores.get(name)!.build(persistence?.(join(this.config.stateDir, this.config.applicationId, id, name)));
+      const dir = join(this.config.stateDir, this.config.applicationId, id, name);
+      const builder = this.topology.stores.get(name)!;
+      // Exactly-once: the disk copy may hold writes of a transaction that never committed (a
+      // crash, an unknown commit outcome), which the changelog would not overwrite. The
+      // committed changelog alone is the state, so it is rebuilt from there.
+      if (persistence !== undefined && this.exactlyOnce && builder.logged) await rm(dir, { recursive: true, force: true });
+      const store = builder.build(persistence?.(dir));
       await store.open?.();
       stores.set(name, store);
     }
@@ -390,17 +393,39 @@ export class KafkaStreamsRuntime {
     // the window is gone), then outputs and changelogs acknowledged, then offsets.
     for (const s of states) await s.task.commitSinks();
     const topicMessages = states.flatMap((s) => this.takeOutputs(s));
-    if (topicMessages.length > 0) await this.withRetries('send', () => this.producer!.sendBatch({ topicMessages, acks: -1 }));
+    if (topicMessages.length > 0) {
+      await this.withRetries('send', async () => {
+        try {
+          return await this.producer!.sendBatch({ topicMessages, acks: -1 });
+        } catch (e) {
+          // Sent again by a new producer, part of the batch may be written twice: at-least-once.
+          if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {
+            this.config.log.warn(`send failed (${(e as Error).message}): a new producer sends from here`);
+            await this.renewProducer();
+          }
+          throw e;
+        }
+      });
+    }
     if (offsets.length === 0) return;
     try {
       await this.consumer!.commitOffsets([...offsets]);
     } catch (e) {
       // The group moved on while the batch was in hand: its new owner replays it (at-least-once).
-      const type = (e as { type?: string }).type ?? '';
+      const type = kafkaErrorType(e);
       if (!REBALANCE_ERRORS.has(type)) throw e;
       this.env.count('commits-lost-to-rebalance', 1);
       this.config.log.warn(`offset commit lost to a rebalance (${type}); the batch will be replayed by the partition's new owner`);
     }
+  }
+
+  /** Replaces the at-least-once producer once the new one is connected. */
+  private async renewProducer(): Promise<void> {
+    const fresh = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await fresh.connect();
+    const old = this.producer;
+    this.producer = fresh;
+    await old?.disconnect().catch(() => {});
   }
 
   /**
@@ -445,26 +470,61 @@ export class KafkaStreamsRuntime {
     // completing): for about half a minute, as a broker failover takes.
     for (let attempt = 1, delay = 200; ; attempt++, delay = Math.min(delay * 2, 5_000)) {
       let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
+      let committing = false;
       try {
         txn = await s.producer!.transaction();
         if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
         if (offsets.length > 0) await txn.sendOffsets(groupOffsets);
         await s.task.commitSinks();
+        committing = true;
         await txn.commit();
         return;
       } catch (e) {
-        await txn?.abort().catch(() => {});
-        const type = (e as { type?: string }).type ?? '';
+        const type = kafkaErrorType(e);
         if (FENCED_ERRORS.has(type)) {
           // Another process owns the task now: this copy is a zombie. Drop it; its work is replayed there.
           this.config.log.warn(`task ${s.task.id} was fenced by its new owner; dropping it here`);
           await this.dropTask(s.task.id, s);
           return;
         }
+        // A commit that failed, or a transaction kafkajs can no longer abort, has an unknown
+        // outcome; a producer whose sequence numbers were lost fails every retry the same way.
+        const aborted = !committing && (await txn?.abort().then(() => true, () => false)) !== false;
+        if (!aborted || SEQUENCE_LOST_ERRORS.has(type) || /Transaction state exception/.test((e as Error).message)) {
+          await this.recoverTask(s, (e as Error).message);
+          return;
+        }
         if (attempt >= 10) throw e;
         this.config.log.warn(`transaction of task ${s.task.id} failed (${(e as Error).message}); retrying in ${delay} ms`);
         await new Promise((r) => setTimeout(r, delay));
       }
+    }
+  }
+
+  /**
+   * A commit that failed half-way (its coordinator died during EndTxn) may or may not have
+   * happened, and kafkajs can neither retry nor abort it. As Kafka Streams does with a corrupted
+   * task: drop the task, start it again (its new producer, same transactional id, waits for the
+   * coordinator to settle the transaction either way, and its state is restored from the
+   * committed changelog), then rewind its input to the committed offsets. Whichever way the
+   * transaction went, state, outputs and offsets then agree.
+   */
+  private async recoverTask(s: TaskState, reason: string): Promise<void> {
+    const { id, partition } = s.task;
+    const sources = s.task.subtopology.sourceTopics;
+    this.config.log.warn(`task ${id}: its transaction is in an unknown state (${reason}); restarting the task from its committed state`);
+    await this.dropTask(id, s);
+    await this.taskFor(sources[0]!, partition);
+    for (const logical of sources) {
+      const topic = this.names.kafka(logical);
+      const [committed] = await this.withRetries('reading committed offsets', () => this.admin!.fetchOffsets({ groupId: this.config.applicationId, topics: [topic] }));
+      let offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      if (Number(offset) < 0) {
+        const ends = await this.withRetries('reading topic offsets', () => this.admin!.fetchTopicOffsets(topic));
+        offset = ends.find((e) => e.partition === partition)?.low ?? '0';
+      }
+      this.consumer!.seek({ topic, partition, offset });
+      this.config.log.info(`task ${id}: ${topic}/${partition} rewound to offset ${offset}`);
     }
   }
 
