@@ -4,6 +4,7 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { scanInvoice } from './invoice-scan.ts';
 
 /** Money is kept in millionths of the currency unit: exact integer sums, no float drift. */
 export const MICROS = 1_000_000;
@@ -178,6 +179,14 @@ export function validateInvoice(doc: unknown, source: string): DecodedInvoice {
 
 /** Bytes of one Kafka record or one file line to a decoded invoice. */
 export function decodeInvoice(bytes: Uint8Array | null): DecodedInvoice {
+  if (bytes === null) return invalid('not-json', 'record has no value');
+  // Most lines are valid invoices of the usual shape: one pass over the bytes, no objects built.
+  // The scanner returns only results the reference gives; anything else is decided below.
+  return scanInvoice(bytes) ?? decodeInvoiceReference(bytes);
+}
+
+/** The decoder by the book (UTF-8 check, JSON.parse, validation), which the scanner must match. */
+export function decodeInvoiceReference(bytes: Uint8Array | null): DecodedInvoice {
   if (bytes === null) return invalid('not-json', 'record has no value');
   // isUtf8 is a vectorised check; decoding a Buffer view is cheaper than a fatal TextDecoder.
   if (!isUtf8(bytes)) return invalid('not-json', 'value is not valid UTF-8');

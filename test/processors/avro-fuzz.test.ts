@@ -8,6 +8,7 @@ import { invoiceSchemaV1, invoiceSchemaV2 } from '../../processors/avro/schemas.
 import { buildKpiTopology } from '../../processors/kpi-topology.ts';
 import { Serdes } from '../../topology/api/serdes.ts';
 import { TopologyTestDriver } from '../../topology/runtimes/test-driver.ts';
+import { mutate, mutationArb } from '../support/mutations.ts';
 
 const V1 = parseSchema(invoiceSchemaV1);
 const V2 = parseSchema(invoiceSchemaV2);
@@ -44,27 +45,7 @@ const validRecordArb = fc.tuple(invoiceArb, fc.constantFrom('json', 'v1', 'v2'),
   return new TextEncoder().encode(JSON.stringify({ ...inv, invoice_no: 0 }).replace('"invoice_no":0', `"invoice_no":${inv.invoice_no}`));
 });
 
-type Mutation = { op: 'flip'; at: number; bit: number } | { op: 'set'; at: number; byte: number } | { op: 'cut'; at: number } | { op: 'insert'; at: number; bytes: Uint8Array } | { op: 'delete'; at: number; n: number };
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 12 }) }),
-);
-function mutate(input: Uint8Array, ms: readonly Mutation[]): Uint8Array {
-  let b = Uint8Array.from(input);
-  for (const m of ms) {
-    const at = b.length === 0 ? 0 : m.at % b.length;
-    if (m.op === 'flip' && b.length > 0) b[at] = b[at]! ^ (1 << m.bit);
-    else if (m.op === 'set' && b.length > 0) b[at] = m.byte;
-    else if (m.op === 'cut') b = b.subarray(0, at);
-    else if (m.op === 'insert') b = Uint8Array.from([...b.subarray(0, at), ...m.bytes, ...b.subarray(at)]);
-    else if (m.op === 'delete') b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + m.n)]);
-  }
-  return b;
-}
-const mutatedArb = fc.tuple(validRecordArb, fc.array(mutationArb, { minLength: 0, maxLength: 4 })).map(([r, ms]) => mutate(r, ms));
+const mutatedArb = fc.tuple(validRecordArb, fc.array(mutationArb(), { minLength: 0, maxLength: 4 })).map(([r, ms]) => mutate(r, ms));
 /** Random bytes, some behind a Confluent header with a known, unusable or unknown id. */
 const randomArb = fc.oneof(
   fc.uint8Array({ maxLength: 200 }),

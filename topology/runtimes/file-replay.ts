@@ -52,15 +52,27 @@ export async function replayLines(topology: Topology, input: Readable, options: 
 
   for await (const chunk of input as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
     let from = 0;
-    for (let nl = buf.indexOf(NEWLINE, from); nl !== -1; nl = buf.indexOf(NEWLINE, from)) {
-      push(buf.subarray(from, nl));
+    if (carry !== null) {
+      // Only the line that straddles the chunks is joined: copying every chunk behind the
+      // carry would cost a pass over all the input.
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) {
+        carry = Buffer.concat([carry, chunk]);
+        continue;
+      }
+      push(Buffer.concat([carry, chunk.subarray(0, nl)]));
+      carry = null;
+      from = nl + 1;
+      if (batch.length >= batchLines) await emit();
+    }
+    for (let nl = chunk.indexOf(NEWLINE, from); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+      push(chunk.subarray(from, nl));
       from = nl + 1;
       if (batch.length >= batchLines) await emit();
     }
     // Copy the tail: it must not pin the whole chunk in memory.
-    carry = from < buf.length ? Buffer.from(buf.subarray(from)) : null;
+    carry = from < chunk.length ? Buffer.from(chunk.subarray(from)) : null;
   }
   if (carry !== null) push(carry);
   if (batch.length > 0) await emit();

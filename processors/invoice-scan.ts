@@ -1,0 +1,525 @@
+/**
+ * A single-pass byte scanner for the common shape of an invoice line. JSON.parse builds every
+ * object and string of the line (item titles, SKUs) only for the validator to read a handful of
+ * fields; this reads the UTF-8 bytes once, checks the whole line against the JSON grammar, and
+ * keeps only what the KPIs need.
+ *
+ * It answers only when it is certain: it returns a valid invoice exactly equal to what
+ * `JSON.parse` followed by `validateInvoice` gives, or `null` for "ask the reference decoder".
+ * Everything it does not handle (escapes in a field it reads, exponents, a minus sign, duplicate
+ * keys, deep nesting, any invalid invoice) is a `null`, so reasons and details of invalid
+ * records always come from the reference path.
+ */
+
+import { isUtf8 } from 'node:buffer';
+import { MICROS, parseTimestamp, type Invoice } from './invoice.ts';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+// Byte classes inside a string, for the rest of a string once it has shown an escape or a
+// non-ASCII byte.
+const PLAIN = 0;
+const END = 1;
+const ESCAPE = 2;
+const CONTROL = 3;
+const HIGH = 4;
+const STRING_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_CLASS[c] = CONTROL;
+for (let c = 0x80; c < 0x100; c++) STRING_CLASS[c] = HIGH;
+STRING_CLASS[QUOTE] = END;
+STRING_CLASS[BACKSLASH] = ESCAPE;
+
+const isHex = (c: number): boolean => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
+
+/** Nesting beyond this in an unknown field is left to JSON.parse rather than to recursion here. */
+const MAX_DEPTH = 32;
+const FAIL = -1;
+/** Decimal mantissas of at most this many digits are exact doubles (< 2^53). */
+const EXACT_DIGITS = 15;
+const POW10 = Array.from({ length: EXACT_DIGITS + 1 }, (_, k) => 10 ** k);
+
+// Side results of the last scanned string or number. Module state rather than a returned
+// object: the scanner allocates nothing per byte or per token.
+let strEscaped = false;
+let strHigh = false;
+/** Where the last number read by `readSimpleNumber` ends. */
+let numEnd = 0;
+/** Set when some string of the line had a byte >= 0x80: then the line's UTF-8 must be checked. */
+let lineHigh = false;
+/** Where the key read by `topKey` or `itemKey` ends (after its quote), or FAIL. */
+let keyEnd = 0;
+
+function skipWs(b: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = b[i]!;
+    // Every whitespace byte is <= 0x20: one compare for the usual non-blank byte.
+    if (c > 0x20 || (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09)) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * `i` is just after the opening quote; returns the index just after the closing one. Sets
+ * `strEscaped` and `strHigh`. Most strings are plain ASCII: that loop stays small.
+ */
+function scanString(b: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = b[i]!;
+    if (c === QUOTE) {
+      strEscaped = false;
+      strHigh = false;
+      return i + 1;
+    }
+    if (c < 0x20 || c === BACKSLASH || c >= 0x80) return scanStringRest(b, i, end);
+    i++;
+  }
+  return FAIL;
+}
+
+function scanStringRest(b: Uint8Array, i: number, end: number): number {
+  let escaped = false;
+  let high = false;
+  for (;;) {
+    if (i >= end) return FAIL;
+    const k = STRING_CLASS[b[i]!]!;
+    i++;
+    if (k === PLAIN) continue;
+    if (k === END) break;
+    if (k === HIGH) {
+      high = true;
+      continue;
+    }
+    if (k === CONTROL) return FAIL;
+    // An escape: the grammar of JSON.parse, nothing more (lone surrogates are fine there).
+    escaped = true;
+    if (i >= end) return FAIL;
+    const e = b[i++]!;
+    if (e === 0x75) {
+      if (i + 4 > end || !isHex(b[i]!) || !isHex(b[i + 1]!) || !isHex(b[i + 2]!) || !isHex(b[i + 3]!)) return FAIL;
+      i += 4;
+    } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) return FAIL;
+  }
+  strEscaped = escaped;
+  strHigh = high;
+  if (high) lineHigh = true;
+  return i;
+}
+
+/** Checks a JSON number's grammar; returns the index just after it. */
+function skipNumber(b: Uint8Array, i: number, end: number): number {
+  if (i < end && b[i] === MINUS) i++;
+  if (i >= end) return FAIL;
+  const c = b[i]!;
+  if (c === ZERO) i++;
+  else if (c > ZERO && c <= NINE) {
+    i++;
+    while (i < end && isDigit(b[i]!)) i++;
+  } else return FAIL;
+  if (i < end && b[i] === DOT) {
+    i++;
+    if (i >= end || !isDigit(b[i]!)) return FAIL;
+    while (i < end && isDigit(b[i]!)) i++;
+  }
+  if (i < end && (b[i]! | 0x20) === 0x65) {
+    i++;
+    if (i < end && (b[i] === PLUS || b[i] === MINUS)) i++;
+    if (i >= end || !isDigit(b[i]!)) return FAIL;
+    while (i < end && isDigit(b[i]!)) i++;
+  }
+  return i;
+}
+
+function skipLiteral(b: Uint8Array, i: number, end: number, word: string): number {
+  if (i + word.length > end) return FAIL;
+  for (let k = 0; k < word.length; k++) if (b[i + k] !== word.charCodeAt(k)) return FAIL;
+  return i + word.length;
+}
+
+/** Checks any JSON value's grammar without building it; returns the index just after it. */
+function skipValue(b: Uint8Array, i: number, end: number, depth: number): number {
+  if (i >= end) return FAIL;
+  const c = b[i]!;
+  if (c === QUOTE) return scanString(b, i + 1, end);
+  if (c === LBRACE) {
+    if (depth >= MAX_DEPTH) return FAIL;
+    i = skipWs(b, i + 1, end);
+    if (i < end && b[i] === RBRACE) return i + 1;
+    for (;;) {
+      if (i >= end || b[i] !== QUOTE) return FAIL;
+      i = scanString(b, i + 1, end);
+      if (i === FAIL) return FAIL;
+      i = skipWs(b, i, end);
+      if (i >= end || b[i] !== COLON) return FAIL;
+      i = skipValue(b, skipWs(b, i + 1, end), end, depth + 1);
+      if (i === FAIL) return FAIL;
+      i = skipWs(b, i, end);
+      if (i >= end) return FAIL;
+      if (b[i] === RBRACE) return i + 1;
+      if (b[i] !== COMMA) return FAIL;
+      i = skipWs(b, i + 1, end);
+    }
+  }
+  if (c === LBRACKET) {
+    if (depth >= MAX_DEPTH) return FAIL;
+    i = skipWs(b, i + 1, end);
+    if (i < end && b[i] === RBRACKET) return i + 1;
+    for (;;) {
+      i = skipValue(b, i, end, depth + 1);
+      if (i === FAIL) return FAIL;
+      i = skipWs(b, i, end);
+      if (i >= end) return FAIL;
+      if (b[i] === RBRACKET) return i + 1;
+      if (b[i] !== COMMA) return FAIL;
+      i = skipWs(b, i + 1, end);
+    }
+  }
+  if (c === 0x74) return skipLiteral(b, i, end, 'true');
+  if (c === 0x66) return skipLiteral(b, i, end, 'false');
+  if (c === 0x6e) return skipLiteral(b, i, end, 'null');
+  return skipNumber(b, i, end);
+}
+
+/**
+ * A non-negative number without exponent whose digits make an exact double: the value is
+ * `mantissa / 10^decimals`, one correctly rounded division of two exact doubles, so the very
+ * double JSON.parse gives. Returns it and sets `numEnd`; FAIL for anything else (left to the
+ * reference). The value is returned rather than kept in module state, which would box it.
+ */
+function readSimpleNumber(b: Uint8Array, i: number, end: number): number {
+  if (i >= end) return FAIL;
+  let mantissa = 0;
+  let digits = 0;
+  let c = b[i]!;
+  if (c === ZERO) {
+    i++;
+    // "01" is not JSON: the reference will say so.
+    if (i < end && isDigit(b[i]!)) return FAIL;
+  } else if (c > ZERO && c <= NINE) {
+    while (i < end && (c = b[i]!) >= ZERO && c <= NINE) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      digits++;
+      i++;
+    }
+  } else return FAIL;
+  let decimals = 0;
+  if (i < end && b[i] === DOT) {
+    i++;
+    while (i < end && (c = b[i]!) >= ZERO && c <= NINE) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      decimals++;
+      i++;
+    }
+    if (decimals === 0) return FAIL;
+  }
+  if (digits + decimals > EXACT_DIGITS) return FAIL;
+  if (i < end && (b[i]! | 0x20) === 0x65) return FAIL;
+  numEnd = i;
+  return decimals === 0 ? mantissa : mantissa / POW10[decimals]!;
+}
+
+const MAX_LONG_DIGITS = ((1n << 63n) - 1n).toString();
+
+/** Whether 19 digits at `from` are at most 2^63-1 (same length: compare as text). */
+function longFits(b: Uint8Array, from: number): boolean {
+  for (let k = 0; k < MAX_LONG_DIGITS.length; k++) {
+    const d = b[from + k]!;
+    const m = MAX_LONG_DIGITS.charCodeAt(k);
+    if (d !== m) return d < m;
+  }
+  return true;
+}
+
+const bytesOf = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+// Known keys with their closing quote: one comparison pass tells the key and where it ends.
+const K_INVOICE_NO = bytesOf('invoice_no"');
+const K_ITEMS = bytesOf('items"');
+const K_COUNTRY = bytesOf('country"');
+const K_TIMESTAMP = bytesOf('timestamp"');
+const K_TYPE = bytesOf('type"');
+const K_QUANTITY = bytesOf('quantity"');
+const K_UNIT_PRICE = bytesOf('unit_price"');
+const V_ORDER = bytesOf('ORDER"');
+const V_RETURN = bytesOf('RETURN"');
+
+/** Whether the bytes at `i` are `key` (which ends with its closing quote). */
+function bytesAt(b: Uint8Array, i: number, end: number, key: Uint8Array): boolean {
+  const n = key.length;
+  if (i + n > end) return false;
+  for (let k = 0; k < n; k++) if (b[i + k] !== key[k]) return false;
+  return true;
+}
+
+function bytesEqual(b: Uint8Array, from: number, to: number, other: Uint8Array, otherLength: number): boolean {
+  if (to - from !== otherLength) return false;
+  for (let k = 0; k < otherLength; k++) if (b[from + k] !== other[k]) return false;
+  return true;
+}
+
+function latin1(b: Uint8Array, from: number, to: number): string {
+  let s = '';
+  for (let k = from; k < to; k++) s += String.fromCharCode(b[k]!);
+  return s;
+}
+
+/** The digits of an invoice number as text; fixed arities for the usual lengths, which V8 makes cheap. */
+function digitsText(b: Uint8Array, f: number, n: number): string {
+  if (n === 15)
+    return String.fromCharCode(b[f]!, b[f + 1]!, b[f + 2]!, b[f + 3]!, b[f + 4]!, b[f + 5]!, b[f + 6]!, b[f + 7]!, b[f + 8]!, b[f + 9]!, b[f + 10]!, b[f + 11]!, b[f + 12]!, b[f + 13]!, b[f + 14]!);
+  if (n === 16)
+    return String.fromCharCode(b[f]!, b[f + 1]!, b[f + 2]!, b[f + 3]!, b[f + 4]!, b[f + 5]!, b[f + 6]!, b[f + 7]!, b[f + 8]!, b[f + 9]!, b[f + 10]!, b[f + 11]!, b[f + 12]!, b[f + 13]!, b[f + 14]!, b[f + 15]!);
+  return latin1(b, f, f + n);
+}
+
+// Countries repeat: a small table from their bytes to their (already checked) string spares a
+// string per record. The slot comes from a few bytes only; the full comparison decides.
+const COUNTRY_SLOTS = 256;
+const countryKeys: (Uint8Array | null)[] = new Array<Uint8Array | null>(COUNTRY_SLOTS).fill(null);
+const countryTexts: string[] = new Array<string>(COUNTRY_SLOTS).fill('');
+
+/** The country string of bytes [from, to), or null when the reference must judge it. */
+function countryOf(b: Uint8Array, from: number, to: number, high: boolean): string | null {
+  const n = to - from;
+  if (n === 0) return null;
+  const slot = (n * 7 + b[from]! * 3 + b[from + (n >> 1)]! * 5 + b[to - 1]!) & (COUNTRY_SLOTS - 1);
+  const key = countryKeys[slot]!;
+  if (key !== null && bytesEqual(b, from, to, key, key.length)) return countryTexts[slot]!;
+  let text: string;
+  if (high) {
+    const bytes = Buffer.from(b.buffer, b.byteOffset + from, n);
+    if (!isUtf8(bytes)) return null;
+    text = bytes.toString('utf8');
+  } else text = latin1(b, from, to);
+  if (text.trim().length === 0) return null;
+  // A copy: a view would pin the whole input chunk, and the caller may reuse its memory.
+  countryKeys[slot] = new Uint8Array(b.subarray(from, to));
+  countryTexts[slot] = text;
+  return text;
+}
+
+// Many invoices share a second, and an out-of-order one is mostly followed by the current
+// second again: the two most recent timestamps' bytes and epoch ms.
+const TS_BYTES = 64;
+const tsBytes = [new Uint8Array(TS_BYTES), new Uint8Array(TS_BYTES)] as const;
+const tsLength = new Int32Array([-1, -1]);
+const tsValue = new Float64Array(2);
+let tsRecent = 0;
+
+/** Epoch ms of the ASCII timestamp bytes [from, to); NaN when not an instant. */
+function timestampOf(b: Uint8Array, from: number, to: number): number {
+  if (bytesEqual(b, from, to, tsBytes[tsRecent]!, tsLength[tsRecent]!)) return tsValue[tsRecent]!;
+  const other = 1 - tsRecent;
+  if (bytesEqual(b, from, to, tsBytes[other]!, tsLength[other]!)) {
+    tsRecent = other;
+    return tsValue[other]!;
+  }
+  const ts = parseTimestamp(latin1(b, from, to));
+  if (Number.isNaN(ts) || to - from > TS_BYTES) return ts;
+  tsBytes[other]!.set(b.subarray(from, to));
+  tsLength[other] = to - from;
+  tsValue[other] = ts;
+  tsRecent = other;
+  return ts;
+}
+
+// Bits of the fields seen, to tell duplicates (JSON.parse keeps the last; we leave them to it).
+const F_INVOICE_NO = 1;
+const F_COUNTRY = 2;
+const F_TIMESTAMP = 4;
+const F_TYPE = 8;
+const F_ITEMS = 16;
+const F_ALL = 31;
+const F_QUANTITY = 1;
+const F_UNIT_PRICE = 2;
+const F_OTHER = 0;
+
+/** Which known top-level key starts at `i` (after its quote), with `keyEnd` just after it. */
+function topKey(b: Uint8Array, i: number, end: number): number {
+  const c = i < end ? b[i]! : 0;
+  if (c === 0x69) {
+    if (bytesAt(b, i, end, K_INVOICE_NO)) return (keyEnd = i + K_INVOICE_NO.length), F_INVOICE_NO;
+    if (bytesAt(b, i, end, K_ITEMS)) return (keyEnd = i + K_ITEMS.length), F_ITEMS;
+  } else if (c === 0x63) {
+    if (bytesAt(b, i, end, K_COUNTRY)) return (keyEnd = i + K_COUNTRY.length), F_COUNTRY;
+  } else if (c === 0x74) {
+    if (bytesAt(b, i, end, K_TIMESTAMP)) return (keyEnd = i + K_TIMESTAMP.length), F_TIMESTAMP;
+    if (bytesAt(b, i, end, K_TYPE)) return (keyEnd = i + K_TYPE.length), F_TYPE;
+  }
+  // Any other key, unless escaped: an escape could spell a known key.
+  const j = scanString(b, i, end);
+  keyEnd = j === FAIL || strEscaped ? FAIL : j;
+  return F_OTHER;
+}
+
+function itemKey(b: Uint8Array, i: number, end: number): number {
+  const c = i < end ? b[i]! : 0;
+  if (c === 0x71) {
+    if (bytesAt(b, i, end, K_QUANTITY)) return (keyEnd = i + K_QUANTITY.length), F_QUANTITY;
+  } else if (c === 0x75) {
+    if (bytesAt(b, i, end, K_UNIT_PRICE)) return (keyEnd = i + K_UNIT_PRICE.length), F_UNIT_PRICE;
+  }
+  const j = scanString(b, i, end);
+  keyEnd = j === FAIL || strEscaped ? FAIL : j;
+  return F_OTHER;
+}
+
+/**
+ * The invoice of a line of UTF-8 bytes, when the line is a valid invoice in the common shape;
+ * null when the reference decoder must decide.
+ */
+export function scanInvoice(b: Uint8Array): Invoice | null {
+  const end = b.length;
+  lineHigh = false;
+  let seen = 0;
+  let invoiceNoFrom = 0;
+  let invoiceNoTo = 0;
+  let country = '';
+  let timestamp = 0;
+  let isReturn = false;
+  let micros = 0;
+  let count = 0;
+
+  let i = skipWs(b, 0, end);
+  if (i >= end || b[i] !== LBRACE) return null;
+  i = skipWs(b, i + 1, end);
+  if (i < end && b[i] === RBRACE) return null;
+  for (;;) {
+    if (i >= end || b[i] !== QUOTE) return null;
+    const key = topKey(b, i + 1, end);
+    if (keyEnd === FAIL) return null;
+    i = skipWs(b, keyEnd, end);
+    if (i >= end || b[i] !== COLON) return null;
+    i = skipWs(b, i + 1, end);
+    if (i >= end) return null;
+    const first = b[i]!;
+
+    if (key === F_INVOICE_NO) {
+      if (seen & F_INVOICE_NO) return null;
+      seen |= F_INVOICE_NO;
+      // Plain digits up to 2^63-1 (JSON allows no leading zero): the reference gives exactly
+      // them, through String() of a safe integer or, above 2^53, from the source text.
+      invoiceNoFrom = i;
+      if (first === ZERO) i++;
+      else while (i < end && isDigit(b[i]!)) i++;
+      invoiceNoTo = i;
+      const n = invoiceNoTo - invoiceNoFrom;
+      if (n === 0 || n > MAX_LONG_DIGITS.length) return null;
+      if (n === MAX_LONG_DIGITS.length && !longFits(b, invoiceNoFrom)) return null;
+      if (i < end && (isDigit(b[i]!) || b[i] === DOT || (b[i]! | 0x20) === 0x65)) return null;
+    } else if (key === F_COUNTRY) {
+      if (seen & F_COUNTRY || first !== QUOTE) return null;
+      seen |= F_COUNTRY;
+      const from = i + 1;
+      i = scanString(b, from, end);
+      if (i === FAIL || strEscaped) return null;
+      const c = countryOf(b, from, i - 1, strHigh);
+      if (c === null) return null;
+      country = c;
+    } else if (key === F_TIMESTAMP) {
+      if (seen & F_TIMESTAMP || first !== QUOTE) return null;
+      seen |= F_TIMESTAMP;
+      const from = i + 1;
+      i = scanString(b, from, end);
+      if (i === FAIL || strEscaped || strHigh) return null;
+      timestamp = timestampOf(b, from, i - 1);
+      if (Number.isNaN(timestamp)) return null;
+    } else if (key === F_TYPE) {
+      if (seen & F_TYPE || first !== QUOTE) return null;
+      seen |= F_TYPE;
+      if (bytesAt(b, i + 1, end, V_ORDER)) {
+        isReturn = false;
+        i += 1 + V_ORDER.length;
+      } else if (bytesAt(b, i + 1, end, V_RETURN)) {
+        isReturn = true;
+        i += 1 + V_RETURN.length;
+      } else return null;
+    } else if (key === F_ITEMS) {
+      if (seen & F_ITEMS || first !== LBRACKET) return null;
+      seen |= F_ITEMS;
+      i = skipWs(b, i + 1, end);
+      if (i < end && b[i] === RBRACKET) i++;
+      else {
+        for (;;) {
+          // One item: an object with exactly one quantity and one unit_price, anything else skipped.
+          if (i >= end || b[i] !== LBRACE) return null;
+          let itemSeen = 0;
+          let quantity = 0;
+          let unitPrice = 0;
+          i = skipWs(b, i + 1, end);
+          if (i < end && b[i] === RBRACE) return null;
+          for (;;) {
+            if (i >= end || b[i] !== QUOTE) return null;
+            const k = itemKey(b, i + 1, end);
+            if (keyEnd === FAIL) return null;
+            i = skipWs(b, keyEnd, end);
+            if (i >= end || b[i] !== COLON) return null;
+            i = skipWs(b, i + 1, end);
+            if (k === F_QUANTITY) {
+              if (itemSeen & F_QUANTITY) return null;
+              itemSeen |= F_QUANTITY;
+              quantity = readSimpleNumber(b, i, end);
+              if (quantity <= 0 || !Number.isInteger(quantity)) return null;
+              i = numEnd;
+            } else if (k === F_UNIT_PRICE) {
+              if (itemSeen & F_UNIT_PRICE) return null;
+              itemSeen |= F_UNIT_PRICE;
+              unitPrice = readSimpleNumber(b, i, end);
+              if (unitPrice === FAIL) return null;
+              i = numEnd;
+            } else {
+              // Mostly a string (SKU, title): straight to the string loop.
+              i = i < end && b[i] === QUOTE ? scanString(b, i + 1, end) : skipValue(b, i, end, 2);
+              if (i === FAIL) return null;
+            }
+            i = skipWs(b, i, end);
+            if (i >= end) return null;
+            if (b[i] === RBRACE) break;
+            if (b[i] !== COMMA) return null;
+            i = skipWs(b, i + 1, end);
+          }
+          i++;
+          if (itemSeen !== (F_QUANTITY | F_UNIT_PRICE)) return null;
+          // The reference's arithmetic, in the same order, on the same doubles.
+          micros += Math.round(unitPrice * MICROS) * quantity;
+          count += quantity;
+          i = skipWs(b, i, end);
+          if (i >= end) return null;
+          if (b[i] === RBRACKET) {
+            i++;
+            break;
+          }
+          if (b[i] !== COMMA) return null;
+          i = skipWs(b, i + 1, end);
+        }
+      }
+    } else {
+      i = skipValue(b, i, end, 1);
+      if (i === FAIL) return null;
+    }
+    i = skipWs(b, i, end);
+    if (i >= end) return null;
+    if (b[i] === RBRACE) break;
+    if (b[i] !== COMMA) return null;
+    i = skipWs(b, i + 1, end);
+  }
+  if (skipWs(b, i + 1, end) !== end) return null;
+  if (seen !== F_ALL) return null;
+  if (!Number.isSafeInteger(micros) || !Number.isSafeInteger(count)) return null;
+  if (lineHigh && !isUtf8(b)) return null;
+  const invoiceNo = digitsText(b, invoiceNoFrom, invoiceNoTo - invoiceNoFrom);
+  return { valid: true, invoiceNo, country, timestamp, isReturn, totalMicros: isReturn ? -micros : micros, totalItems: count };
+}
