@@ -1,5 +1,8 @@
 // Public API of retail-streams.
 
+// First, before the Kafka runtime loads kafkajs: the fix of its read_committed filter.
+import './topology/runtimes/kafka/install-aborted-filter.ts';
+
 // DSL and topology
 export { StreamsBuilder, KStream, KGroupedStream, TimeWindowedKStream, KTable } from './topology/api/builder.ts';
 export type { Consumed, Produced, Grouped, Materialized } from './topology/api/builder.ts';

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,29 @@ describe('state that survives, on one broker', () => {
     });
   });
 
+  it('exactly-once: a commit whose outcome is unknown restarts the task from committed state, exactly', async () => {
+    const topic = 'txn-unknown';
+    await createTopic(kafka, topic, 4);
+    const sink = await tmp('txn-unknown');
+    // Every 4th commit fails as if its coordinator died mid-commit, half of them after committing.
+    const p = startCli(runArgs(kafka, topic, 'g-txn-unknown', sink, ['--guarantee', 'exactly-once', '--idle', '30m', '--state-dir', await tmp('state')]), { RS_FAULT_TXN_UNKNOWN: '4' });
+    try {
+      await p.waitFor(/joined group/);
+      expect(await simulator(kafka, topic, { count: 4000, rate: 400, seed: 61 }).exited).toBe(0);
+      await expectExact(kafka, topic, sink);
+      expect(p.output()).toMatch(/RS_FAULT_TXN_UNKNOWN: commit \d+ fails after committing/);
+      expect(p.output()).toMatch(/RS_FAULT_TXN_UNKNOWN: commit \d+ fails before committing/);
+      expect(p.output()).toMatch(/restarting the task from its committed state/);
+      expect(p.proc.exitCode).toBeNull();
+    } catch (e) {
+      const log = join(sink, '..', 'txn-unknown-run.log');
+      await writeFile(log, p.output());
+      throw new Error(`${(e as Error).message}\nrun output in ${log}`, { cause: e });
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('scales from one process to three and back with the reference KPIs', async () => {
     const topic = 'scale';
     await createTopic(kafka, topic, 6);
@@ -218,7 +241,9 @@ describe('broker failover on three brokers', () => {
           `${count(sim.output(), /sending again with a new producer/g)} simulator producer renewal(s); steps: ${steps.join('; ')}`,
       );
     } catch (e) {
-      throw new Error(`${(e as Error).message}\nsteps:\n${steps.join('\n')}\nrun output:\n${p.output().slice(-4000)}\nsimulator output:\n${sim.output().slice(-2000)}`, { cause: e });
+      const log = join(sink, '..', 'failover-run.log');
+      await writeFile(log, p.output());
+      throw new Error(`${(e as Error).message}\nsteps:\n${steps.join('\n')}\nrun output (all of it in ${log}):\n${p.output().slice(-4000)}\nsimulator output:\n${sim.output().slice(-2000)}`, { cause: e });
     } finally {
       clearTimeout(deadlineTimer);
       await sim.stop();

@@ -43,6 +43,13 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   const finished = new Set<string>();
+  const finish = (key: string) => {
+    if (finished.has(key)) return;
+    finished.add(key);
+    const w = wanted.get(key)!;
+    consumer.pause([{ topic: w.target.topic, partitions: [w.target.partition] }]);
+    if (finished.size === wanted.size) resolveDone();
+  };
   // Transaction markers occupy offsets a read-committed consumer never sees, so a partition
   // may end just short of its end offset: nothing new for a while also means done.
   const startedAt = Date.now();
@@ -56,6 +63,16 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
     if (finished.size === wanted.size) resolveDone();
   }, 500);
   try {
+    // A batch that read_committed filtering left empty (an aborted transaction, markers only)
+    // never reaches eachBatch, but kafkajs reports it here: it counts towards the end as well,
+    // or a changelog that ends on an aborted transaction would wait for the watchdog.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = `${payload.topic}/${payload.partition}`;
+      const w = wanted.get(key);
+      if (w === undefined || payload.batchSize > 0) return;
+      w.lastBatchAt = Date.now();
+      if (BigInt(payload.lastOffset) + 1n >= w.end) finish(key);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
@@ -68,17 +85,16 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
           consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
           return;
         }
+        // Once a partition counts as restored its task may run: a batch still in flight must
+        // not write into the live store.
+        if (finished.has(key)) return;
         w.lastBatchAt = Date.now();
         for (const m of batch.messages) {
           if (BigInt(m.offset) >= w.end) break;
           w.target.store.restore({ key: m.key === null ? '' : m.key.toString('utf8'), value: m.value === null ? null : m.value.toString('utf8') });
           w.restored++;
         }
-        if (BigInt(batch.lastOffset()) + 1n >= w.end && !finished.has(key)) {
-          finished.add(key);
-          consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
-          if (finished.size === wanted.size) resolveDone();
-        }
+        if (BigInt(batch.lastOffset()) + 1n >= w.end) finish(key);
       },
     });
     await done;

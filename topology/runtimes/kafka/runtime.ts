@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
@@ -10,6 +11,7 @@ import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
 import { changelogTopicName, TopicNames } from './topics.ts';
 import { restoreStores } from './restore.ts';
+import { abortedFilterInstalled } from './aborted-filter.ts';
 import { FENCED_ERRORS, kafkaErrorType, REBALANCE_ERRORS, SEQUENCE_LOST_ERRORS } from './errors.ts';
 
 export interface OutputTopicSpec {
@@ -64,6 +66,22 @@ const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
   const raw = { key: m.key, value: m.value, timestamp: Number(m.timestamp), offset: Number(m.offset) };
   return headers === undefined ? raw : { ...raw, headers };
 };
+
+/**
+ * Test hook (fault injection), never for production: with RS_FAULT_TXN_UNKNOWN=N every Nth
+ * transaction commit fails as one whose coordinator died mid-commit would, its outcome unknown
+ * to the caller: alternately after the commit went through and before it was sent.
+ */
+const txnFaultEvery = Number.parseInt(process.env.RS_FAULT_TXN_UNKNOWN ?? '', 10);
+let txnCommits = 0;
+let txnFaults = 0;
+async function commitOrFault(txn: { commit(): Promise<void> }): Promise<void> {
+  if (!(txnFaultEvery > 0) || ++txnCommits % txnFaultEvery !== 0) return txn.commit();
+  const committed = txnFaults++ % 2 === 0;
+  if (committed) await txn.commit();
+  writeSync(2, `RS_FAULT_TXN_UNKNOWN: commit ${txnCommits} fails ${committed ? 'after' : 'before'} committing\n`);
+  throw new Error(`injected fault: commit ${committed ? 'done' : 'not sent'}, outcome unknown to the caller`);
+}
 
 const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -161,6 +179,7 @@ export class KafkaStreamsRuntime {
       const { RocksDbPersistence } = await import('../../../state-stores/rocksdb.ts');
       this.persistence = (location) => new RocksDbPersistence(location);
     }
+    if (!abortedFilterInstalled()) log.warn('kafkajs was loaded before installAbortedFilter(): records of aborted transactions may be read as committed');
     const admin = this.kafka.admin();
     try {
       await admin.connect();
@@ -194,8 +213,16 @@ export class KafkaStreamsRuntime {
       void this.enqueue(() => this.onAssignment().catch((err: unknown) => log.warn(`starting assigned tasks: ${(err as Error).message}`))).catch(() => {});
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      if (e.payload.restart) return;
-      this.crashed?.(e.payload.error);
+      if (!e.payload.restart) {
+        this.crashed?.(e.payload.error);
+        return;
+      }
+      // kafkajs restarts the consumer from the committed offsets. Exactly-once tasks may hold
+      // state of a batch that never committed: they start again from the committed state.
+      if (this.exactlyOnce) {
+        log.warn(`the consumer restarts (${e.payload.error.message}); its tasks restart from their committed state`);
+        for (const [id, s] of [...this.tasks]) if (this.forgetTask(id, s)) void this.enqueue(() => this.closeTask(s)).catch(() => {});
+      }
     });
     await consumer.connect();
     const sources = this.topology.subtopologies.flatMap((s) => s.sourceTopics).map((t) => this.names.kafka(t));
@@ -280,11 +307,16 @@ export class KafkaStreamsRuntime {
   private async createTask(sub: Topology['subtopologies'][number], id: string, partition: number): Promise<TaskState> {
     let producer: Producer | undefined;
     if (this.exactlyOnce) {
-      // Connecting fences an older producer with the same id and aborts its open transaction,
-      // so the changelog read below sees only committed state.
       const p = this.kafka.producer({ transactionalId: `${this.config.applicationId}-${id}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      // The transaction coordinator may be moving (a broker failing over): wait it out.
-      await this.withRetries(`starting the producer of task ${id}`, () => p.connect());
+      // kafkajs registers the transactional id only when a first transaction begins: begin and
+      // abort an empty one now. That fences an older producer with this id and waits until its
+      // last transaction is settled, committed or aborted with its markers written, so the
+      // changelog and the committed offsets read from here on are final. The transaction
+      // coordinator may be moving (a broker failing over): that is waited out.
+      await this.withRetries(`starting the producer of task ${id}`, async () => {
+        await p.connect();
+        await (await p.transaction()).abort();
+      });
       producer = p;
     }
     const persistence = this.persistence;
@@ -304,6 +336,11 @@ export class KafkaStreamsRuntime {
       .filter((s) => s.logged)
       .map((store) => ({ topic: changelogTopicName(this.config.applicationId, store.name), partition, store }));
     if (targets.length > 0) await restoreStores(this.kafka, this.admin!, targets, this.config.log);
+    // Exactly-once: the state is the committed changelog, so the input must go on from the
+    // committed offsets, read now that the last transaction is settled. The consumer's own
+    // position may be ahead (this task replaces one whose work did not commit) or behind (it
+    // read the offsets while that transaction was still committing).
+    if (this.exactlyOnce) await this.rewindToCommitted(id, sub.sourceTopics, partition);
     // Processors' init may already send records: they belong to this task's pending outputs.
     const state = { pending: new Map(), producer } as TaskState;
     this.current = state;
@@ -320,6 +357,8 @@ export class KafkaStreamsRuntime {
     try {
       const logical = this.names.logical(batch.topic);
       const state = await this.taskFor(logical, batch.partition);
+      // A task just started may have rewound the partition: this batch is then fetched again.
+      if (!isRunning() || isStale()) return;
       const records = batch.messages.map(toRaw);
       state.task.inputPending = true;
       await state.task.prepareBatch(logical, records);
@@ -477,7 +516,7 @@ export class KafkaStreamsRuntime {
         if (offsets.length > 0) await txn.sendOffsets(groupOffsets);
         await s.task.commitSinks();
         committing = true;
-        await txn.commit();
+        await commitOrFault(txn);
         return;
       } catch (e) {
         const type = kafkaErrorType(e);
@@ -504,17 +543,18 @@ export class KafkaStreamsRuntime {
   /**
    * A commit that failed half-way (its coordinator died during EndTxn) may or may not have
    * happened, and kafkajs can neither retry nor abort it. As Kafka Streams does with a corrupted
-   * task: drop the task, start it again (its new producer, same transactional id, waits for the
-   * coordinator to settle the transaction either way, and its state is restored from the
-   * committed changelog), then rewind its input to the committed offsets. Whichever way the
+   * task: drop the task and start it again, which settles the transaction, restores the
+   * committed state and rewinds the input to the committed offsets. Whichever way the
    * transaction went, state, outputs and offsets then agree.
    */
   private async recoverTask(s: TaskState, reason: string): Promise<void> {
-    const { id, partition } = s.task;
-    const sources = s.task.subtopology.sourceTopics;
-    this.config.log.warn(`task ${id}: its transaction is in an unknown state (${reason}); restarting the task from its committed state`);
-    await this.dropTask(id, s);
-    await this.taskFor(sources[0]!, partition);
+    this.config.log.warn(`task ${s.task.id}: its transaction is in an unknown state (${reason}); restarting the task from its committed state`);
+    await this.dropTask(s.task.id, s);
+    await this.taskFor(s.task.subtopology.sourceTopics[0]!, s.task.partition);
+  }
+
+  /** Points the consumer at the committed offsets of a task's input partitions. */
+  private async rewindToCommitted(id: string, sources: readonly string[], partition: number): Promise<void> {
     for (const logical of sources) {
       const topic = this.names.kafka(logical);
       const [committed] = await this.withRetries('reading committed offsets', () => this.admin!.fetchOffsets({ groupId: this.config.applicationId, topics: [topic] }));
@@ -523,8 +563,9 @@ export class KafkaStreamsRuntime {
         const ends = await this.withRetries('reading topic offsets', () => this.admin!.fetchTopicOffsets(topic));
         offset = ends.find((e) => e.partition === partition)?.low ?? '0';
       }
+      // Ignored by kafkajs for a partition this member does not hold (the task then moves away).
       this.consumer!.seek({ topic, partition, offset });
-      this.config.log.info(`task ${id}: ${topic}/${partition} rewound to offset ${offset}`);
+      this.config.log.debug(`task ${id}: ${topic}/${partition} from offset ${offset}`);
     }
   }
 
@@ -543,10 +584,19 @@ export class KafkaStreamsRuntime {
   }
 
   private async dropTask(id: string, s: TaskState): Promise<void> {
-    if (this.tasks.get(id) !== s) return;
+    if (this.forgetTask(id, s)) await this.closeTask(s);
+  }
+
+  /** Takes a task out of service at once: later batches start a new one. */
+  private forgetTask(id: string, s: TaskState): boolean {
+    if (this.tasks.get(id) !== s) return false;
     this.tasks.delete(id);
     this.dirty.delete(s);
     for (const [key, o] of this.pendingOffsets) if (this.sameTask(s, o)) this.pendingOffsets.delete(key);
+    return true;
+  }
+
+  private async closeTask(s: TaskState): Promise<void> {
     await s.task.close();
     await s.producer?.disconnect().catch(() => {});
   }
@@ -574,11 +624,8 @@ export class KafkaStreamsRuntime {
     await this.requestCommit().catch(() => {});
     await this.enqueue(async () => {
       const states = [...this.tasks.values()];
-      for (const s of states) {
-        await s.task.close();
-        await s.producer?.disconnect().catch(() => {});
-      }
       this.tasks.clear();
+      for (const s of states) await this.closeTask(s);
     }).catch(() => {});
     await this.consumer?.disconnect().catch(() => {});
     await this.producer?.disconnect().catch(() => {});
