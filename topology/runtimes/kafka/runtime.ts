@@ -392,6 +392,10 @@ export class KafkaStreamsRuntime {
       this.queuedCommits--;
       const states = [...this.dirty];
       this.dirty.clear();
+      if (this.exactlyOnce) {
+        for (const s of states) await this.commitTransaction(s);
+        return;
+      }
       const offsets = [...this.pendingOffsets.values()];
       this.pendingOffsets.clear();
       if (states.length > 0 || offsets.length > 0) await this.commit(states, offsets);
@@ -424,10 +428,6 @@ export class KafkaStreamsRuntime {
   }
 
   private async commit(states: readonly TaskState[], offsets: readonly OffsetToCommit[]): Promise<void> {
-    if (this.exactlyOnce) {
-      for (const s of states) await this.commitTransaction(s, offsets.filter((o) => this.sameTask(s, o)));
-      return;
-    }
     // At-least-once: files renamed first (a window's file must exist before the changelog says
     // the window is gone), then outputs and changelogs acknowledged, then offsets.
     for (const s of states) await s.task.commitSinks();
@@ -491,8 +491,17 @@ export class KafkaStreamsRuntime {
    * One transaction per task: outputs, changelog writes and the input offsets. Files are renamed
    * inside it; their names are deterministic, so an aborted and replayed batch finds them done.
    */
-  private async commitTransaction(s: TaskState, offsets: readonly OffsetToCommit[]): Promise<void> {
+  private async commitTransaction(s: TaskState): Promise<void> {
+    // The task's changes and its input offsets are taken together, with nothing processed in
+    // between: a transaction holding the state of a batch but not its offsets would, after a
+    // restore from the changelog and a rewind to the committed offsets, count the batch twice.
     const topicMessages = this.takeOutputs(s);
+    const offsets: OffsetToCommit[] = [];
+    for (const [key, o] of this.pendingOffsets) {
+      if (!this.sameTask(s, o)) continue;
+      offsets.push(o);
+      this.pendingOffsets.delete(key);
+    }
     if (topicMessages.length === 0 && offsets.length === 0) {
       await s.task.commitSinks();
       return;
