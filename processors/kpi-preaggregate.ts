@@ -43,7 +43,7 @@ interface Mutable {
  */
 export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Processor<unknown, InvoiceRecord, number | null, PreAggregateOutput> => {
   let ctx: ProcessorContext<number | null, PreAggregateOutput>;
-  const batch = new Map<string, Mutable>();
+  const batch = new Map<number, Map<string, Mutable>>();
   let validCount = 0;
 
   const reject = (kind: 'invalid' | 'late', reason: string, detail: string, raw: Uint8Array | null, timestamp: number) => {
@@ -72,11 +72,13 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
         reject('late', 'late', `window ${new Date(start).toISOString()} closed at stream time ${new Date(streamTime).toISOString()}`, r.value.raw, ts);
         return;
       }
-      const key = `${start}\u0000${d.country}`;
-      let p = batch.get(key);
+      // Keyed by window, then country: no key string is built per record.
+      let countries = batch.get(start);
+      if (countries === undefined) batch.set(start, (countries = new Map()));
+      let p = countries.get(d.country);
       if (p === undefined) {
         p = { start, country: d.country, invoices: 0, returns: 0, micros: 0 };
-        batch.set(key, p);
+        countries.set(d.country, p);
       }
       p.invoices++;
       if (d.isReturn) p.returns++;
@@ -87,7 +89,7 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
         ctx.count(VALID_RECORDS, validCount);
         validCount = 0;
       }
-      for (const p of batch.values()) ctx.forward({ key: p.start, value: { kind: 'partial', partial: p }, timestamp: p.start });
+      for (const countries of batch.values()) for (const p of countries.values()) ctx.forward({ key: p.start, value: { kind: 'partial', partial: p }, timestamp: p.start });
       batch.clear();
     },
   };
