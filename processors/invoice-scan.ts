@@ -12,7 +12,8 @@
  */
 
 import { isUtf8 } from 'node:buffer';
-import { MICROS, parseTimestamp, type Invoice } from './invoice.ts';
+import type { Invoice } from './invoice.ts';
+import { MICROS, parseTimestamp } from './invoice-values.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decodeInvoice, decodeInvoiceText, parseTimestamp, type InvalidReason } from '../../processors/invoice.ts';
+import { decodeInvoice, decodeInvoiceText, type InvalidReason } from '../../processors/invoice.ts';
+import { parseTimestamp } from '../../processors/invoice-values.ts';
 
 const ITEM = { SKU: '21485', title: 'RETROSPOT HEART HOT WATER BOTTLE', unit_price: 4.95, quantity: 6 };
 const BASE = { invoice_no: 154132541653705, country: 'United Kingdom', timestamp: '2020-09-18 10:55:23', type: 'ORDER', items: [ITEM] };
