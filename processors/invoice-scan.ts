@@ -73,6 +73,33 @@ function skipWs(b: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+/** Past a member's key (at `i`): the colon and the whitespace around it. Where the value starts, or FAIL. */
+function valueStart(b: Uint8Array, i: number, end: number): number {
+  i = skipWs(b, i, end);
+  if (i >= end || b[i] !== COLON) return FAIL;
+  return skipWs(b, i + 1, end);
+}
+
+/** Whether the last `afterValue` met the closing bracket. */
+let closed = false;
+
+/**
+ * Past a member or element of an object or array (at `i`): either its closing `close`, then
+ * `closed` is set and the index after it is returned, or a comma and the whitespace behind it.
+ * FAIL for anything else.
+ */
+function afterValue(b: Uint8Array, i: number, end: number, close: number): number {
+  closed = false;
+  i = skipWs(b, i, end);
+  if (i >= end) return FAIL;
+  if (b[i] === close) {
+    closed = true;
+    return i + 1;
+  }
+  if (b[i] !== COMMA) return FAIL;
+  return skipWs(b, i + 1, end);
+}
+
 /**
  * `i` is just after the opening quote; returns the index just after the closing one. Sets
  * `strEscaped` and `strHigh`. Most strings are plain ASCII: that loop stays small.
@@ -163,15 +190,12 @@ function skipValue(b: Uint8Array, i: number, end: number, depth: number): number
       if (i >= end || b[i] !== QUOTE) return FAIL;
       i = scanString(b, i + 1, end);
       if (i === FAIL) return FAIL;
-      i = skipWs(b, i, end);
-      if (i >= end || b[i] !== COLON) return FAIL;
-      i = skipValue(b, skipWs(b, i + 1, end), end, depth + 1);
+      i = valueStart(b, i, end);
       if (i === FAIL) return FAIL;
-      i = skipWs(b, i, end);
-      if (i >= end) return FAIL;
-      if (b[i] === RBRACE) return i + 1;
-      if (b[i] !== COMMA) return FAIL;
-      i = skipWs(b, i + 1, end);
+      i = skipValue(b, i, end, depth + 1);
+      if (i === FAIL) return FAIL;
+      i = afterValue(b, i, end, RBRACE);
+      if (i === FAIL || closed) return i;
     }
   }
   if (c === LBRACKET) {
@@ -181,11 +205,8 @@ function skipValue(b: Uint8Array, i: number, end: number, depth: number): number
     for (;;) {
       i = skipValue(b, i, end, depth + 1);
       if (i === FAIL) return FAIL;
-      i = skipWs(b, i, end);
-      if (i >= end) return FAIL;
-      if (b[i] === RBRACKET) return i + 1;
-      if (b[i] !== COMMA) return FAIL;
-      i = skipWs(b, i + 1, end);
+      i = afterValue(b, i, end, RBRACKET);
+      if (i === FAIL || closed) return i;
     }
   }
   if (c === 0x74) return skipLiteral(b, i, end, 'true');
@@ -402,10 +423,8 @@ export function scanInvoice(b: Uint8Array): Invoice | null {
     if (i >= end || b[i] !== QUOTE) return null;
     const key = topKey(b, i + 1, end);
     if (keyEnd === FAIL) return null;
-    i = skipWs(b, keyEnd, end);
-    if (i >= end || b[i] !== COLON) return null;
-    i = skipWs(b, i + 1, end);
-    if (i >= end) return null;
+    i = valueStart(b, keyEnd, end);
+    if (i === FAIL || i >= end) return null;
     const first = b[i]!;
 
     if (key === F_INVOICE_NO) {
@@ -466,9 +485,8 @@ export function scanInvoice(b: Uint8Array): Invoice | null {
             if (i >= end || b[i] !== QUOTE) return null;
             const k = itemKey(b, i + 1, end);
             if (keyEnd === FAIL) return null;
-            i = skipWs(b, keyEnd, end);
-            if (i >= end || b[i] !== COLON) return null;
-            i = skipWs(b, i + 1, end);
+            i = valueStart(b, keyEnd, end);
+            if (i === FAIL) return null;
             if (k === F_QUANTITY) {
               if (itemSeen & F_QUANTITY) return null;
               itemSeen |= F_QUANTITY;
@@ -486,38 +504,28 @@ export function scanInvoice(b: Uint8Array): Invoice | null {
               i = i < end && b[i] === QUOTE ? scanString(b, i + 1, end) : skipValue(b, i, end, 2);
               if (i === FAIL) return null;
             }
-            i = skipWs(b, i, end);
-            if (i >= end) return null;
-            if (b[i] === RBRACE) break;
-            if (b[i] !== COMMA) return null;
-            i = skipWs(b, i + 1, end);
+            i = afterValue(b, i, end, RBRACE);
+            if (i === FAIL) return null;
+            if (closed) break;
           }
-          i++;
           if (itemSeen !== (F_QUANTITY | F_UNIT_PRICE)) return null;
           // The reference's arithmetic, in the same order, on the same doubles.
           micros += Math.round(unitPrice * MICROS) * quantity;
           count += quantity;
-          i = skipWs(b, i, end);
-          if (i >= end) return null;
-          if (b[i] === RBRACKET) {
-            i++;
-            break;
-          }
-          if (b[i] !== COMMA) return null;
-          i = skipWs(b, i + 1, end);
+          i = afterValue(b, i, end, RBRACKET);
+          if (i === FAIL) return null;
+          if (closed) break;
         }
       }
     } else {
       i = skipValue(b, i, end, 1);
       if (i === FAIL) return null;
     }
-    i = skipWs(b, i, end);
-    if (i >= end) return null;
-    if (b[i] === RBRACE) break;
-    if (b[i] !== COMMA) return null;
-    i = skipWs(b, i + 1, end);
+    i = afterValue(b, i, end, RBRACE);
+    if (i === FAIL) return null;
+    if (closed) break;
   }
-  if (skipWs(b, i + 1, end) !== end) return null;
+  if (skipWs(b, i, end) !== end) return null;
   if (seen !== F_ALL) return null;
   if (!Number.isSafeInteger(micros) || !Number.isSafeInteger(count)) return null;
   if (lineHigh && !isUtf8(b)) return null;
