@@ -58,18 +58,17 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
     for (const [key, w] of wanted) {
       if (finished.has(key)) continue;
       const stalled = w.lastBatchAt !== undefined ? now - w.lastBatchAt > 3_000 : now - startedAt > 30_000;
-      if (stalled) finished.add(key);
+      if (stalled) finish(key);
     }
-    if (finished.size === wanted.size) resolveDone();
   }, 500);
   try {
-    // A batch that read_committed filtering left empty (an aborted transaction, markers only)
-    // never reaches eachBatch, but kafkajs reports it here: it counts towards the end as well,
-    // or a changelog that ends on an aborted transaction would wait for the watchdog.
+    // Progress is counted here, after each batch: kafkajs reports the batches that read_committed
+    // filtering left empty (an aborted transaction, markers only) too, which never reach
+    // eachBatch. A changelog that ends on an aborted transaction would otherwise wait for the watchdog.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const key = `${payload.topic}/${payload.partition}`;
       const w = wanted.get(key);
-      if (w === undefined || payload.batchSize > 0) return;
+      if (w === undefined) return;
       w.lastBatchAt = Date.now();
       if (BigInt(payload.lastOffset) + 1n >= w.end) finish(key);
     });
@@ -88,13 +87,11 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
         // Once a partition counts as restored its task may run: a batch still in flight must
         // not write into the live store.
         if (finished.has(key)) return;
-        w.lastBatchAt = Date.now();
         for (const m of batch.messages) {
           if (BigInt(m.offset) >= w.end) break;
           w.target.store.restore({ key: m.key === null ? '' : m.key.toString('utf8'), value: m.value === null ? null : m.value.toString('utf8') });
           w.restored++;
         }
-        if (BigInt(batch.lastOffset()) + 1n >= w.end) finish(key);
       },
     });
     await done;
