@@ -35,6 +35,13 @@ const runArgs = (kafka: KafkaCluster, topic: string, group: string, sink: string
   '--window', '1m', '--grace', '2m', '--session-timeout', '6s', ...extra,
 ];
 
+/** A failing test keeps the whole output of `run` beside its KPI files; returns the file's path. */
+async function keepOutput(p: CliProcess, sink: string): Promise<string> {
+  const log = join(sink, 'run-output.log');
+  await writeFile(log, p.output());
+  return log;
+}
+
 /** Files and committed KPI topics against the reference; windows close on the slowest partition. */
 async function expectExact(kafka: KafkaCluster, topic: string, sink: string) {
   const { ref, closedTime, closedCountry } = await referenceFor(kafka.bootstrap, topic, WINDOW, GRACE, 'min');
@@ -138,9 +145,7 @@ describe('state that survives, on one broker', () => {
       expect(p.output()).toMatch(/restarting the task from its committed state/);
       expect(p.proc.exitCode).toBeNull();
     } catch (e) {
-      const log = join(sink, '..', 'txn-unknown-run.log');
-      await writeFile(log, p.output());
-      throw new Error(`${(e as Error).message}\nrun output in ${log}`, { cause: e });
+      throw new Error(`${(e as Error).message}\nrun output in ${await keepOutput(p, sink)}`, { cause: e });
     } finally {
       await p.stop();
     }
@@ -241,9 +246,7 @@ describe('broker failover on three brokers', () => {
           `${count(sim.output(), /sending again with a new producer/g)} simulator producer renewal(s); steps: ${steps.join('; ')}`,
       );
     } catch (e) {
-      const log = join(sink, '..', 'failover-run.log');
-      await writeFile(log, p.output());
-      throw new Error(`${(e as Error).message}\nsteps:\n${steps.join('\n')}\nrun output (all of it in ${log}):\n${p.output().slice(-4000)}\nsimulator output:\n${sim.output().slice(-2000)}`, { cause: e });
+      throw new Error(`${(e as Error).message}\nsteps:\n${steps.join('\n')}\nrun output (all of it in ${await keepOutput(p, sink)}):\n${p.output().slice(-4000)}\nsimulator output:\n${sim.output().slice(-2000)}`, { cause: e });
     } finally {
       clearTimeout(deadlineTimer);
       await sim.stop();
