@@ -11,7 +11,7 @@ export interface CliProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
-  /** Sends `signal` (SIGTERM by default), and SIGKILL 30 s later if the process is still there. */
+  /** Sends `signal` (SIGTERM by default), and SIGKILL 90 s later if the process is still there. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -63,7 +63,8 @@ export function startCli(args: readonly string[], env: Readonly<Record<string, s
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       // A process that does not stop in time is killed, so a hung shutdown cannot hang the test.
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      // Generous: a graceful stop may wait for a restore in progress (its watchdog allows 30 s).
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);
       try {
         return await exited;
       } finally {
