@@ -10,7 +10,10 @@ export type ErrorCode =
   | 'invalid-argument'
   | 'io'
   | 'broker-unreachable'
-  | 'sink-unavailable';
+  | 'sink-unavailable'
+  | 'invalid-record'
+  | 'fenced'
+  | 'fatal';
 
 const RETRIABLE: ReadonlySet<ErrorCode> = new Set(['broker-unreachable', 'sink-unavailable']);
 
