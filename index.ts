@@ -21,8 +21,10 @@ export type { KeyValueStore, WindowStore, Windowed, StateStore } from './state-s
 
 // Runtimes
 export { TopologyTestDriver } from './topology/runtimes/test-driver.ts';
-export { KafkaStreamsRuntime } from './topology/runtimes/kafka/runtime.ts';
+export { KafkaStreams, type KafkaStreamsState, type StateListener, type UncaughtExceptionHandler, type UncaughtExceptionResponse } from './topology/runtimes/kafka/kafka-streams.ts';
+export type { KafkaStreamsConfig, Guarantee, OutputTopicSpec } from './topology/runtimes/kafka/config.ts';
 export { replayLines } from './topology/runtimes/file-replay.ts';
 
-// Errors
-export { RetailStreamsError, TopologyError } from './topology/api/errors.ts';
+// Errors and their handlers
+export { RetailStreamsError, TopologyError, type ErrorCode } from './topology/api/errors.ts';
+export { RecordRejectedError, deadLetterHeaders, type DeadLetterContext, type DeserializationHandler, type ProductionHandler, type HandlerResponse } from './topology/api/handlers.ts';

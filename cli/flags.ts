@@ -20,6 +20,15 @@ export const PositiveDuration = Duration.pipe(Schema.filter((n) => n > 0 || 'mus
 export const IntFromString = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max));
 
+/**
+ * `--max-future`: how far ahead of the wall clock an event time may be before the record is
+ * dead-lettered as `future-timestamp` (a duration), or `off` (Infinity).
+ */
+export const MaxFuture = Schema.Union(
+  Schema.transform(Schema.Literal('off'), Schema.Number, { strict: true, decode: () => Number.POSITIVE_INFINITY, encode: () => 'off' as const }),
+  PositiveDuration,
+);
+
 export const RatioFromString = Schema.NumberFromString.pipe(Schema.between(0, 1));
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;

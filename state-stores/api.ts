@@ -7,6 +7,8 @@ export interface StateStore {
   readonly name: string;
   /** Whether writes are logged to a changelog topic (`<application>-<store>-changelog`). */
   readonly logged: boolean;
+  /** Called by the task before its processors' `init`, so changes made from then on carry event time. */
+  init?(context: StoreContext): void;
   /** Loads local state (a disk store); the runtime awaits it before restoring from the changelog. */
   open?(): Promise<void>;
   /** Persists buffered writes; resolves once they are durable locally. */
@@ -18,9 +20,20 @@ export interface StateStore {
   restore(entry: ChangelogEntry): void;
 }
 
+/** What a store may ask of the task that owns it. */
+export interface StoreContext {
+  /** Event time of the record being processed (or the punctuation time). */
+  recordTimestamp(): number;
+}
+
 export interface ChangelogEntry {
   readonly key: string;
   readonly value: string | null;
+  /**
+   * Event time of the record whose processing made the change, as Kafka Streams stamps its
+   * changelog records. Absent when the store has no context or that time is not finite.
+   */
+  readonly timestamp?: number;
 }
 
 export interface KeyValueStore<K, V> extends StateStore {

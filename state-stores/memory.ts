@@ -1,4 +1,4 @@
-import type { ChangelogEntry, KeyValueStore, StoreCodec, WindowStore, Windowed } from './api.ts';
+import type { ChangelogEntry, KeyValueStore, StoreCodec, StoreContext, WindowStore, Windowed } from './api.ts';
 
 /**
  * Where an in-memory store persists itself (RocksDB): loaded on open, written in one batch per
@@ -18,7 +18,10 @@ class ChangeTracker {
   private readonly logged: boolean;
   private readonly persistence: Persistence | undefined;
   private readonly changelog = new Map<string, string | null>();
+  /** Event time of each key's latest change, beside `changelog` so a put costs a number, not an object. */
+  private readonly changelogTimes = new Map<string, number>();
   private readonly disk = new Map<string, string | null>();
+  private context: StoreContext | undefined;
   /** Whether changes are kept at all: a store neither logged nor persisted skips encoding values. */
   readonly active: boolean;
 
@@ -27,12 +30,27 @@ class ChangeTracker {
     this.persistence = persistence;
     this.active = logged || persistence !== undefined;
   }
+  init(context: StoreContext): void {
+    this.context = context;
+  }
   note(key: string, value: string | null): void {
-    if (this.logged) this.changelog.set(key, value);
+    if (this.logged) {
+      this.changelog.set(key, value);
+      if (this.context !== undefined) this.changelogTimes.set(key, this.context.recordTimestamp());
+    }
     if (this.persistence !== undefined) this.disk.set(key, value);
   }
   drainChangelog(): ChangelogEntry[] {
-    return drain(this.changelog);
+    if (this.changelog.size === 0) return [];
+    const out: ChangelogEntry[] = [];
+    for (const [key, value] of this.changelog) {
+      const timestamp = this.changelogTimes.get(key);
+      // Kafka takes only finite timestamps: none before the first record, none at end of input (+Infinity).
+      out.push(timestamp !== undefined && Number.isFinite(timestamp) ? { key, value, timestamp } : { key, value });
+    }
+    this.changelog.clear();
+    this.changelogTimes.clear();
+    return out;
   }
   async open(restore: (entry: ChangelogEntry) => void): Promise<void> {
     await this.persistence?.open(restore);
@@ -69,6 +87,9 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.changes = new ChangeTracker(logged, persistence);
   }
 
+  init(context: StoreContext): void {
+    this.changes.init(context);
+  }
   async open(): Promise<void> {
     await this.changes.open((e) => this.restore(e));
   }
@@ -130,6 +151,9 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     this.changes = new ChangeTracker(logged, persistence);
   }
 
+  init(context: StoreContext): void {
+    this.changes.init(context);
+  }
   async open(): Promise<void> {
     await this.changes.open((e) => this.restore(e));
   }

@@ -140,8 +140,8 @@ describe('state that survives, on one broker', () => {
       await p.waitFor(/joined group/);
       expect(await simulator(kafka, topic, { count: 4000, rate: 400, seed: 61 }).exited).toBe(0);
       await expectExact(kafka, topic, sink);
-      expect(p.output()).toMatch(/RS_FAULT_TXN_UNKNOWN: commit \d+ fails after committing/);
-      expect(p.output()).toMatch(/RS_FAULT_TXN_UNKNOWN: commit \d+ fails before committing/);
+      expect(p.output()).toMatch(/fault hook txnUnknownEvery: commit \d+ fails after committing/);
+      expect(p.output()).toMatch(/fault hook txnUnknownEvery: commit \d+ fails before committing/);
       expect(p.output()).toMatch(/restarting the task from its committed state/);
       expect(p.proc.exitCode).toBeNull();
     } catch (e) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InMemoryKeyValueStore, InMemoryWindowStore } from '../../state-stores/memory.ts';
 import { Stores } from '../../state-stores/stores.ts';
-import { jsonCodec, stringCodec, type ChangelogEntry, type Windowed } from '../../state-stores/api.ts';
+import { jsonCodec, stringCodec, type ChangelogEntry, type StoreContext, type Windowed } from '../../state-stores/api.ts';
 
 const kv = <V>(logged = true) => new InMemoryKeyValueStore<string, V>('kv', jsonCodec<string>(), jsonCodec<V>(), logged);
 const ws = <V>(logged = true, size = 10) => new InMemoryWindowStore<string, V>('ws', size, jsonCodec<string>(), jsonCodec<V>(), logged);
@@ -251,5 +251,93 @@ describe('InMemoryWindowStore', () => {
     built.put('a', 60_000, 1);
     expect([...built.fetchRange(0, 60_000)]).toEqual([[{ key: 'a', start: 60_000, end: 120_000 }, 1]]);
     expect(built.drainChanges()).toHaveLength(1);
+  });
+});
+
+describe('changelog event time', () => {
+  /** A context whose record time the test moves, as a task does between records. */
+  const clock = (start: number) => {
+    const c = { now: start, recordTimestamp: () => c.now };
+    return c satisfies StoreContext;
+  };
+  const byKey = (entries: ChangelogEntry[]) => [...entries].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+
+  it('stamps each key-value change with the time of the record that made it, the latest per key', () => {
+    const s = kv<number>();
+    const c = clock(100);
+    s.init(c);
+    s.put('a', 1);
+    c.now = 105;
+    s.put('b', 2);
+    c.now = 110;
+    s.put('a', 3);
+    c.now = 120;
+    s.delete('b');
+    expect(byKey(s.drainChanges())).toEqual([
+      { key: '"a"', value: '3', timestamp: 110 },
+      { key: '"b"', value: null, timestamp: 120 },
+    ]);
+    // Times leave with their changes: a key changed again carries only its new time.
+    c.now = 130;
+    s.put('b', 4);
+    expect(s.drainChanges()).toEqual([{ key: '"b"', value: '4', timestamp: 130 }]);
+  });
+
+  it('leaves the time out without a context, and for a non-finite time', () => {
+    const s = kv<number>();
+    s.put('a', 1);
+    const [entry] = s.drainChanges();
+    expect(entry).toEqual({ key: '"a"', value: '1' });
+    expect(Object.hasOwn(entry!, 'timestamp')).toBe(false);
+    const c = clock(Number.NEGATIVE_INFINITY);
+    s.init(c);
+    s.put('a', 2);
+    c.now = Number.POSITIVE_INFINITY;
+    s.put('b', 3);
+    c.now = Number.NaN;
+    s.put('c', 4);
+    for (const e of s.drainChanges()) expect(Object.hasOwn(e, 'timestamp')).toBe(false);
+  });
+
+  it('stamps window store puts, deletes and expiry', () => {
+    const s = ws<number>();
+    const c = clock(3);
+    s.init(c);
+    s.put('a', 0, 1);
+    c.now = 12;
+    s.put('a', 10, 2);
+    s.delete('a', 0);
+    c.now = 25;
+    s.expireBefore(20);
+    expect(byKey(s.drainChanges())).toEqual([
+      { key: '0@"a"', value: null, timestamp: 12 },
+      { key: '10@"a"', value: null, timestamp: 25 },
+    ]);
+  });
+
+  it('does not ask for the time when nothing is logged', () => {
+    const s = kv<number>(false);
+    let asked = 0;
+    s.init({ recordTimestamp: () => ++asked });
+    s.put('a', 1);
+    s.delete('a');
+    expect(asked).toBe(0);
+    expect(s.drainChanges()).toEqual([]);
+  });
+
+  it('a restore of stamped entries reproduces the contents and logs nothing', () => {
+    const s = kv<string>();
+    const c = clock(7);
+    s.init(c);
+    s.put('x', 'one');
+    s.put('y', 'two');
+    const fresh = kv<string>();
+    fresh.init(clock(99));
+    for (const e of s.drainChanges()) fresh.restore(e);
+    expect([...fresh.all()]).toEqual([
+      ['x', 'one'],
+      ['y', 'two'],
+    ]);
+    expect(fresh.drainChanges()).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { Serdes, type Serde } from './serdes.ts';
 import type { ExternalSinkFactory } from './sink.ts';
 import type { TimeWindows } from './windows.ts';
 import { Stores, type StoreBuilder } from '../../state-stores/stores.ts';
-import { jsonCodec, type StoreCodec, type Windowed } from '../../state-stores/api.ts';
+import { jsonCodec, stringCodec, type StoreCodec, type Windowed } from '../../state-stores/api.ts';
 import { NameGenerator, type GraphNode, type InternalTopic, type TimestampExtractor } from '../internals/graph.ts';
 import { Topology } from '../internals/compile.ts';
 import {
@@ -13,6 +13,7 @@ import {
   statelessProcessor,
   suppressProcessor,
   windowAggregateProcessor,
+  type SuppressedRecord,
 } from '../internals/operators.ts';
 
 export interface Consumed<K, V> {
@@ -301,12 +302,21 @@ export class KTable<K, V> {
     return this.changes;
   }
 
-  /** Emits one final record per window and key when the window closes (windowed tables only). */
+  /**
+   * Emits one final record per window and key when the window closes (windowed tables only).
+   * Pending finals live in a logged store named `<node name>-store`: derived from the node's
+   * stable name, so every process built from the same code agrees on its changelog topic.
+   */
   suppressUntilWindowCloses(name?: string): KTable<K, V> {
     if (this.windows === undefined) throw new TypeError('suppress(untilWindowCloses) needs a windowed table');
+    const b = this.changes.builder;
+    const nodeName = name ?? b.nextName('KTABLE-SUPPRESS');
+    const storeName = `${nodeName}-store`;
+    b.addStateStore(Stores.keyValueStore<string, SuppressedRecord<unknown, V>>(storeName, { keyCodec: stringCodec, valueCodec: jsonCodec() }));
     const keyOf = (k: unknown) => JSON.stringify(k);
-    const out = this.changes.process<K, V>(suppressProcessor<unknown, V>(this.windows.graceMs, keyOf) as unknown as ProcessorSupplier<K, V, K, V>, {
-      name: name ?? this.changes.builder.nextName('KTABLE-SUPPRESS'),
+    const out = this.changes.process<K, V>(suppressProcessor<unknown, V>(storeName, this.windows.graceMs, keyOf) as unknown as ProcessorSupplier<K, V, K, V>, {
+      name: nodeName,
+      stores: [storeName],
       keyChanged: false,
     });
     return new KTable<K, V>(out, this.windows);

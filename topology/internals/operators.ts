@@ -90,30 +90,83 @@ export const aggregateProcessor = <K, V, A>(storeName: string, initializer: () =
   };
 };
 
+/** What the suppress buffer keeps per window and key: the latest record, as it will be forwarded. */
+export interface SuppressedRecord<K, V> {
+  readonly key: Windowed<K>;
+  readonly value: V;
+  readonly timestamp: number;
+}
+
+/** Buffer key of a window and key: the window start first, so one window's keys share a prefix. */
+const suppressKey = (start: number, encodedKey: string): string => `${start}|${encodedKey}`;
+
 /**
  * suppress(untilWindowCloses): holds the latest value per window and key and forwards it once,
- * when stream time reaches end + grace (Spark's append mode). Closed windows leave in window order.
+ * when stream time reaches end + grace (Spark's append mode). Closed windows leave in window
+ * order, then key order.
+ *
+ * The buffer lives in a logged store, so a crash or a rebalance loses no pending final: the
+ * task restores it from the changelog. Beside it an in-memory index orders the pending entries
+ * by window end, so a stream-time advance touches only the windows that close.
  */
-export const suppressProcessor = <K, V>(graceMs: number, keyOf: (k: K) => string) => (): Processor<Windowed<K>, V, Windowed<K>, V> => {
+export const suppressProcessor = <K, V>(storeName: string, graceMs: number, keyOf: (k: K) => string) => (): Processor<Windowed<K>, V, Windowed<K>, V> => {
   let ctx: ProcessorContext<Windowed<K>, V>;
-  const buffer = new Map<string, StreamRecord<Windowed<K>, V>>();
+  let store: KeyValueStore<string, SuppressedRecord<K, V>>;
+  /** Distinct window ends with pending entries, ascending. */
+  const ends: number[] = [];
+  const keysByEnd = new Map<number, Set<string>>();
+
+  const track = (end: number, id: string) => {
+    let keys = keysByEnd.get(end);
+    if (keys === undefined) {
+      keys = new Set();
+      keysByEnd.set(end, keys);
+      ends.splice(insertionPoint(ends, end), 0, end);
+    }
+    keys.add(id);
+  };
+
   const emitClosed = (now: number) => {
-    if (buffer.size === 0) return;
-    const closed = [...buffer.entries()].filter(([, r]) => isWindowClosed(r.key.end, graceMs, now));
+    let closedEnds = 0;
+    while (closedEnds < ends.length && isWindowClosed(ends[closedEnds]!, graceMs, now)) closedEnds++;
+    if (closedEnds === 0) return;
+    const closed: [string, SuppressedRecord<K, V>][] = [];
+    for (const end of ends.splice(0, closedEnds)) {
+      for (const id of keysByEnd.get(end)!) closed.push([id, store.get(id)!]);
+      keysByEnd.delete(end);
+    }
+    // Ids of one window start differ only after the shared start prefix, so they compare as keys do.
     closed.sort(([a, ra], [b, rb]) => ra.key.start - rb.key.start || (a < b ? -1 : a > b ? 1 : 0));
     for (const [id, r] of closed) {
-      buffer.delete(id);
+      store.delete(id);
       ctx.forward(r);
     }
   };
+
   return {
     init: (c) => {
       ctx = c;
+      store = c.getStateStore<KeyValueStore<string, SuppressedRecord<K, V>>>(storeName);
+      for (const [id, r] of store.all()) track(r.key.end, id);
       c.schedule(1, 'stream-time', emitClosed);
     },
     process: (r) => {
       if (isWindowClosed(r.key.end, graceMs, ctx.streamTime())) return;
-      buffer.set(`${r.key.start}|${keyOf(r.key.key)}`, r);
+      const id = suppressKey(r.key.start, keyOf(r.key.key));
+      store.put(id, { key: r.key, value: r.value, timestamp: r.timestamp });
+      track(r.key.end, id);
     },
   };
+};
+
+/** Index at which `value` keeps `sorted` ascending; a binary search, as late records open windows out of order. */
+const insertionPoint = (sorted: readonly number[], value: number): number => {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../api/log.ts';
 import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { DeserializationHandler, ProductionHandler } from '../../api/handlers.ts';
+import type { KafkaClientFactory } from './client.ts';
 
 export type Guarantee = 'at-least-once' | 'exactly-once';
 
@@ -75,6 +76,8 @@ export interface KafkaStreamsConfig {
   /** The wall clock; tests pass a fake one. Default `Date.now`. */
   readonly clock?: () => number;
   readonly faults?: FaultHooks;
+  /** The Kafka client; default kafkajs. */
+  readonly client?: KafkaClientFactory;
 }
 
 /** A config with every default filled in. */

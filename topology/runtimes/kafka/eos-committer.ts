@@ -1,0 +1,107 @@
+import { writeSync } from 'node:fs';
+import type { Producer } from 'kafkajs';
+import type { Logger } from '../../api/log.ts';
+import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
+import type { ActiveTask, OffsetToCommit } from './active-task.ts';
+import { groupOffsets, type CommitHooks, type Committer } from './committer.ts';
+import type { FaultHooks } from './config.ts';
+import { FENCED_ERRORS, kafkaErrorType, SEQUENCE_LOST_ERRORS } from './errors.ts';
+
+/** Why a transaction attempt gave up: retrying cannot help with these, the task must be handled. */
+class Fenced extends Error {}
+class OutcomeUnknown extends Error {}
+
+/**
+ * Exactly-once with a transactional producer per task (the pattern before KIP-447, which
+ * kafkajs needs: it sends TxnOffsetCommit without the consumer's group metadata). One
+ * transaction per task holds its outputs, its changelog writes and its input offsets.
+ */
+export class ExactlyOnceCommitter implements Committer {
+  private readonly groupId: string;
+  private readonly hooks: CommitHooks;
+  private readonly faults: FaultHooks;
+  private readonly log: Logger;
+  private commits = 0;
+  private faultsInjected = 0;
+
+  constructor(groupId: string, hooks: CommitHooks, faults: FaultHooks, log: Logger) {
+    this.groupId = groupId;
+    this.hooks = hooks;
+    this.faults = faults;
+    this.log = log;
+  }
+
+  async commit(tasks: readonly ActiveTask[], offsets: readonly OffsetToCommit[]): Promise<void> {
+    for (const t of tasks) await this.commitTask(t, offsets.filter((o) => t.reads(o)));
+  }
+
+  /**
+   * Files are renamed inside the transaction; their names are deterministic, so an aborted and
+   * replayed batch finds them done. The task's changes and its offsets are taken together, with
+   * nothing processed in between: a transaction holding a batch's state but not its offsets
+   * would, after a restore and a rewind to the committed offsets, count the batch twice.
+   */
+  private async commitTask(t: ActiveTask, offsets: readonly OffsetToCommit[]): Promise<void> {
+    const topicMessages = t.takeOutputs();
+    if (topicMessages.length === 0 && offsets.length === 0) {
+      await t.task.commitSinks();
+      return;
+    }
+    const producer = t.producer!;
+    try {
+      // An aborted transaction leaves nothing visible, so the same messages and offsets can be
+      // tried again while the broker side settles (a leader or coordinator moving).
+      await retrying(
+        `transaction of task ${t.id}`,
+        () => this.attempt(t, producer, topicMessages, offsets),
+        { ...BROKER_RETRY_POLICY, retriable: (e) => !(e instanceof Fenced || e instanceof OutcomeUnknown) },
+        this.log,
+      );
+      if (offsets.length > 0) this.hooks.committed(offsets);
+    } catch (e) {
+      if (e instanceof Fenced) {
+        this.log.warn(`task ${t.id} was fenced by its new owner; dropping it here`);
+        await this.hooks.fenced(t);
+        return;
+      }
+      if (e instanceof OutcomeUnknown) {
+        await this.hooks.corrupted(t, e.message);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private async attempt(t: ActiveTask, producer: Producer, topicMessages: ReturnType<ActiveTask['takeOutputs']>, offsets: readonly OffsetToCommit[]): Promise<void> {
+    let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
+    let committing = false;
+    try {
+      txn = await producer.transaction();
+      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+      if (offsets.length > 0) await txn.sendOffsets(groupOffsets(this.groupId, offsets));
+      await t.task.commitSinks();
+      committing = true;
+      await this.commitOrFault(txn);
+    } catch (e) {
+      const type = kafkaErrorType(e);
+      if (FENCED_ERRORS.has(type)) throw new Fenced((e as Error).message);
+      // A commit that failed, or a transaction kafkajs can no longer abort, has an unknown
+      // outcome; a producer whose sequence numbers were lost fails every retry the same way.
+      const aborted = !committing && (await txn?.abort().then(() => true, () => false)) !== false;
+      if (!aborted || SEQUENCE_LOST_ERRORS.has(type) || /Transaction state exception/.test((e as Error).message)) throw new OutcomeUnknown((e as Error).message);
+      throw e;
+    }
+  }
+
+  /** The fault hook: every Nth commit fails with an unknown outcome, alternately after and before it went through. */
+  private async commitOrFault(txn: { commit(): Promise<void> }): Promise<void> {
+    const every = this.faults.txnUnknownEvery;
+    if (every === undefined || !(every > 0) || ++this.commits % every !== 0) return txn.commit();
+    const committed = this.faultsInjected++ % 2 === 0;
+    if (committed) await txn.commit();
+    writeSync(2, `fault hook txnUnknownEvery: commit ${this.commits} fails ${committed ? 'after' : 'before'} committing\n`);
+    throw new Error(`injected fault: commit ${committed ? 'done' : 'not sent'}, outcome unknown to the caller`);
+  }
+
+  async close(): Promise<void> {}
+}

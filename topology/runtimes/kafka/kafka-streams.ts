@@ -1,0 +1,171 @@
+import type { Topology } from '../../internals/compile.ts';
+import { RetailStreamsError } from '../../api/errors.ts';
+import { createLogger } from '../../api/log.ts';
+import type { KafkaClientFactory } from './client.ts';
+import { resolveConfig, type KafkaStreamsConfig, type ResolvedConfig } from './config.ts';
+import type { StreamThread } from './stream-thread.ts';
+
+/** The life of a KafkaStreams instance, as in Kafka Streams. */
+export type KafkaStreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
+
+const TRANSITIONS: Record<KafkaStreamsState, readonly KafkaStreamsState[]> = {
+  CREATED: ['REBALANCING', 'PENDING_SHUTDOWN', 'ERROR'],
+  REBALANCING: ['RUNNING', 'PENDING_SHUTDOWN', 'ERROR'],
+  RUNNING: ['REBALANCING', 'PENDING_SHUTDOWN', 'ERROR'],
+  PENDING_SHUTDOWN: ['NOT_RUNNING'],
+  NOT_RUNNING: [],
+  ERROR: ['PENDING_SHUTDOWN'],
+};
+
+export type StateListener = (next: KafkaStreamsState, previous: KafkaStreamsState) => void;
+
+/**
+ * What to do when processing fails for good (a processor throws, a handler says fail, the
+ * broker refuses for good): `shutdown-client` (the default) stops this instance in state ERROR;
+ * `replace-thread` starts a new stream thread, which resumes from the last commit.
+ */
+export type UncaughtExceptionResponse = 'shutdown-client' | 'replace-thread';
+export type UncaughtExceptionHandler = (error: Error) => UncaughtExceptionResponse | void;
+
+/**
+ * Runs a topology on Kafka, as Kafka Streams' `KafkaStreams` does: a member of the consumer
+ * group named by `applicationId`, one task per input partition, state in stores logged to
+ * compacted changelog topics, offsets committed only after the outputs they cover are durable.
+ *
+ * ```ts
+ * const streams = new KafkaStreams(builder.build(), { applicationId: 'word-count', bootstrapServers: 'localhost:9092' });
+ * streams.setStateListener((next) => console.log(next));
+ * await streams.start();
+ * process.once('SIGTERM', () => void streams.close());
+ * ```
+ * The Kafka client loads on `start()`: importing the library does not load it.
+ */
+export class KafkaStreams {
+  private readonly topology: Topology;
+  private readonly config: ResolvedConfig;
+  private readonly client: KafkaClientFactory | undefined;
+  private readonly counters = new Map<string, number>();
+  private current: KafkaStreamsState = 'CREATED';
+  private listener: StateListener | undefined;
+  private uncaught: UncaughtExceptionHandler | undefined;
+  private thread: StreamThread | undefined;
+  private closing: Promise<void> | undefined;
+  private errorResolvers: ((e: Error) => void)[] = [];
+
+  constructor(topology: Topology, config: KafkaStreamsConfig) {
+    if (typeof config?.applicationId !== 'string' || config.applicationId.length === 0)
+      throw new RetailStreamsError('invalid-argument', 'KafkaStreams needs an applicationId (the consumer group and the prefix of internal topics)');
+    const resolved = resolveConfig(config, createLogger(config.applicationId, 'info'));
+    if (resolved.brokers.length === 0) throw new RetailStreamsError('invalid-argument', 'KafkaStreams needs bootstrapServers (host:port of at least one broker)');
+    this.topology = topology;
+    this.config = resolved;
+    this.client = config.client;
+  }
+
+  get state(): KafkaStreamsState {
+    return this.current;
+  }
+
+  /** Called on every state change, with the new state and the one before. */
+  setStateListener(listener: StateListener): void {
+    this.listener = listener;
+  }
+
+  setUncaughtExceptionHandler(handler: UncaughtExceptionHandler): void {
+    this.uncaught = handler;
+  }
+
+  /** Counters since start: `records-processed`, `dead-letter-records`, `late-records`, and those the processors add. */
+  metrics(): ReadonlyMap<string, number> {
+    return this.counters;
+  }
+
+  /** Resolves with the error that put the instance in state ERROR (never, if it closes cleanly). */
+  failure(): Promise<Error> {
+    return new Promise((resolve) => this.errorResolvers.push(resolve));
+  }
+
+  private transition(next: KafkaStreamsState): void {
+    const previous = this.current;
+    if (previous === next || !TRANSITIONS[previous].includes(next)) return;
+    this.current = next;
+    this.listener?.(next, previous);
+  }
+
+  /**
+   * Connects, creates missing internal and output topics, joins the group and starts
+   * processing. Resolves once subscribed; the state turns RUNNING when the assigned tasks are
+   * started. Fails with a `RetailStreamsError` when Kafka cannot be reached or an input topic
+   * is missing.
+   */
+  async start(): Promise<void> {
+    if (this.current !== 'CREATED') throw new RetailStreamsError('invalid-argument', `start() is only possible once, in state CREATED (now ${this.current})`);
+    this.transition('REBALANCING');
+    try {
+      this.thread = await this.startThread();
+    } catch (e) {
+      this.transition('PENDING_SHUTDOWN');
+      this.transition('NOT_RUNNING');
+      throw e;
+    }
+  }
+
+  private async startThread(): Promise<StreamThread> {
+    // Loaded here, so that a program using only the test driver never loads a Kafka client.
+    const [{ StreamThread }, client] = await Promise.all([
+      import('./stream-thread.ts'),
+      this.client ?? import('./client.ts').then((m) => m.kafkajsClient),
+    ]);
+    const thread: StreamThread = new StreamThread(this.topology, this.config, client, this.counters, {
+      rebalancing: () => this.transition('REBALANCING'),
+      running: () => this.transition('RUNNING'),
+      failed: (error) => void this.onThreadFailed(thread, error),
+    });
+    try {
+      await thread.start();
+    } catch (e) {
+      await thread.stop().catch(() => {});
+      throw e;
+    }
+    return thread;
+  }
+
+  private async onThreadFailed(thread: StreamThread, error: Error): Promise<void> {
+    if (this.thread !== thread || this.closing !== undefined) return;
+    this.config.log.error(`stream thread failed: ${error.message}`);
+    let response: UncaughtExceptionResponse = 'shutdown-client';
+    try {
+      response = this.uncaught?.(error) ?? 'shutdown-client';
+    } catch (e) {
+      this.config.log.error(`the uncaught exception handler threw: ${(e as Error).message}`);
+    }
+    await thread.stop().catch(() => {});
+    if (response === 'replace-thread' && this.closing === undefined) {
+      this.config.log.warn('replacing the stream thread; it resumes from the last commit');
+      this.transition('REBALANCING');
+      try {
+        this.thread = await this.startThread();
+        return;
+      } catch (e) {
+        error = e as Error;
+      }
+    }
+    this.thread = undefined;
+    this.transition('ERROR');
+    for (const r of this.errorResolvers.splice(0)) r(error);
+  }
+
+  /**
+   * Finishes the batch in hand, commits, closes the tasks and leaves the group. Safe to call
+   * more than once and in any state.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.transition('PENDING_SHUTDOWN');
+      await this.thread?.stop();
+      this.thread = undefined;
+      this.transition('NOT_RUNNING');
+    })();
+    return this.closing;
+  }
+}
