@@ -19,7 +19,6 @@ export const describeCommand = (argv: readonly string[]) =>
       countryUpdates: { topic: 'kpi-time-country' },
       timeFinals: { sink: () => ({ write() {}, commit: async () => {}, close: async () => {} }) },
       countryFinals: { sink: () => ({ write() {}, commit: async () => {}, close: async () => {} }) },
-      deadLetters: { topic: 'invoices-dead-letter' },
       lateRecords: { topic: 'invoices-late' },
     });
     yield* Effect.sync(() => process.stdout.write(topology.describe()));

@@ -1,4 +1,5 @@
-import { Cause, Effect, Exit, Option } from 'effect';
+import { Cause, Effect, Exit, Option, Schema } from 'effect';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../topology/api/log.ts';
 import { exitCodeOf, UsageError, type CliError } from './errors.ts';
 import { describeUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
 
@@ -10,7 +11,21 @@ const USAGE = `usage:
   ${describeUsage}
 `;
 
-type Command = (argv: readonly string[]) => Effect.Effect<void, CliError>;
+/** What a command gets besides its flags. */
+export interface CommandContext {
+  /** A logger at the level `RS_LOG_LEVEL` names. */
+  readonly logger: (name: string) => Logger;
+}
+
+type Command = (argv: readonly string[], context: CommandContext) => Effect.Effect<void, CliError>;
+
+/** `RS_LOG_LEVEL`, read here only: the library takes the level it is given. Unset means info. */
+const logLevelFrom = (value: string | undefined): Effect.Effect<LogLevel, UsageError> =>
+  value === undefined || value === ''
+    ? Effect.succeed('info')
+    : Schema.decodeUnknown(Schema.Literal(...LOG_LEVELS))(value).pipe(
+        Effect.mapError(() => new UsageError({ message: `RS_LOG_LEVEL=${value}: expected one of ${LOG_LEVELS.join(', ')}` })),
+      );
 
 // Loaded on demand: replay never pays for loading the Kafka client, and run never for replay.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -28,7 +43,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   const load = COMMANDS[name];
-  const program = load === undefined ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` })) : (await load())(rest);
+  const command = load === undefined ? undefined : await load();
+  const program =
+    command === undefined
+      ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` }))
+      : logLevelFrom(process.env.RS_LOG_LEVEL).pipe(Effect.flatMap((level) => command(rest, { logger: (logName) => createLogger(logName, level) })));
   const exit = await Effect.runPromiseExit(program);
   if (Exit.isSuccess(exit)) return 0;
   const failure = Cause.failureOption(exit.cause);

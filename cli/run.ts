@@ -4,10 +4,10 @@ import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
 import { buildKpiTopology } from '../processors/kpi-topology.ts';
 import { fileOutputs } from '../processors/file-outputs.ts';
 import { openFileStore } from '../sinks/open-store.ts';
-import { KafkaStreamsRuntime } from '../topology/runtimes/kafka/runtime.ts';
+import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
-import { createLogger } from '../topology/api/log.ts';
-import { Duration, IntFromString, PositiveDuration, decodeFlags } from './flags.ts';
+import type { CommandContext } from './main.ts';
+import { Duration, IntFromString, MaxFuture, PositiveDuration, decodeFlags } from './flags.ts';
 import { Brokers } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { RegistryUrl } from './simulate.ts';
@@ -33,6 +33,7 @@ const RunFlags = Schema.Struct({
   registry: Schema.optional(RegistryUrl),
   /** Values of the KPI topics: JSON, or Avro with schemas registered under `<topic>-value`. */
   'output-format': Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
+  'max-future': Schema.optionalWith(MaxFuture, { default: () => 3_600_000 }),
 });
 
 
@@ -53,6 +54,7 @@ const ENV = {
   'kpi-partitions': 'RS_KPI_PARTITIONS',
   registry: 'RS_REGISTRY',
   'output-format': 'RS_OUTPUT_FORMAT',
+  'max-future': 'RS_MAX_FUTURE',
 };
 
 export const KPI_TOPICS = {
@@ -75,17 +77,17 @@ const shutdownSignal = Effect.async<string>((resume) => {
   });
 });
 
-export const run = (argv: readonly string[]) =>
+export const run = (argv: readonly string[], context: CommandContext) =>
   Effect.gen(function* () {
     const flags = yield* decodeFlags('run', argv, Object.fromEntries(Object.keys(ENV).map((k) => [k, s])), RunFlags, ENV);
     const store = yield* Effect.tryPromise({
-      try: () => openFileStore(flags.sink),
+      try: () => openFileStore(flags.sink, context.logger('hdfs')),
       catch: (e) =>
         e instanceof RetailStreamsError && e.code === 'invalid-argument'
           ? new UsageError({ message: `run: ${e.message}` })
           : new SinkError({ message: `run: ${(e as Error).message}` }),
     });
-    const log = createLogger('run');
+    const log = context.logger('run');
     if (flags['output-format'] === 'avro' && flags.registry === undefined)
       return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
     // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
@@ -116,42 +118,47 @@ export const run = (argv: readonly string[]) =>
       timeUpdates: { topic: KPI_TOPICS.time },
       countryUpdates: { topic: KPI_TOPICS.country },
       ...fileOutputs(store, 'date-hour'),
-      deadLetters: { topic: KPI_TOPICS.deadLetter },
       lateRecords: { topic: KPI_TOPICS.late },
     });
-    const rf = flags['replication-factor'];
     const kpiPartitions = flags['kpi-partitions'];
-    const makeRuntime = () =>
-      new KafkaStreamsRuntime(topology, {
-        brokers: flags.brokers,
+    // Test hook (fault injection), never for production: every Nth transaction commit fails
+    // with an unknown outcome. Read here, by the application; the library only takes it injected.
+    const txnUnknownEvery = Number.parseInt(process.env.RS_FAULT_TXN_UNKNOWN ?? '', 10);
+    const makeStreams = () =>
+      new KafkaStreams(topology, {
         applicationId: flags.group,
-        storeKind: flags.store,
+        bootstrapServers: flags.brokers,
+        processingGuarantee: flags.guarantee,
+        defaultStore: flags.store,
         stateDir: flags['state-dir'],
-        guarantee: flags.guarantee,
         sessionTimeoutMs: flags['session-timeout'],
         idleMs: flags.idle,
-        replicationFactor: rf,
-        log,
+        maxFutureMs: flags['max-future'],
+        replicationFactor: flags['replication-factor'],
+        logger: log,
+        deadLetterQueueTopic: KPI_TOPICS.deadLetter,
+        deserializationExceptionHandler: 'log-and-continue',
         outputTopics: [
           { name: KPI_TOPICS.time, partitions: kpiPartitions, compacted: true },
           { name: KPI_TOPICS.country, partitions: kpiPartitions, compacted: true },
-          { name: KPI_TOPICS.deadLetter, partitions: 1, compacted: false },
-          { name: KPI_TOPICS.late, partitions: 1, compacted: false },
+          { name: KPI_TOPICS.deadLetter, partitions: 1, logAppendTime: true },
+          { name: KPI_TOPICS.late, partitions: 1, logAppendTime: true },
         ],
+        ...(Number.isInteger(txnUnknownEvery) && txnUnknownEvery > 0 ? { faults: { txnUnknownEvery } } : {}),
       });
 
-    // The runtime is a resource: whatever ends the program, it commits and leaves the group.
-    const runtime = yield* Effect.acquireRelease(
+    // The instance is a resource: whatever ends the program, it commits and leaves the group.
+    const streams = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
-          const r = makeRuntime();
+          const k = makeStreams();
           try {
-            await r.start();
+            await k.start();
           } catch (e) {
-            await r.stop();
+            await k.close();
             throw e;
           }
-          return r;
+          return k;
         },
         catch: (e) =>
           e instanceof RetailStreamsError && e.code === 'invalid-argument'
@@ -164,21 +171,21 @@ export const run = (argv: readonly string[]) =>
         }),
         Effect.tapError((e) => Effect.sync(() => log.error(e.message))),
       ),
-      (r) =>
+      (k) =>
         Effect.promise(async () => {
           log.info('stopping: finishing the batch, committing, leaving the group');
-          await r.stop();
-          log.info(`stopped; processed ${r.metrics.get('records-processed') ?? 0} records`);
+          await k.close();
+          log.info(`stopped; processed ${k.metrics().get('records-processed') ?? 0} records`);
         }),
     );
     // Runs before the runtime's release: a batch waiting for the registry gives up uncommitted.
     yield* Effect.addFinalizer(() => Effect.sync(() => invoiceSerde.close()));
     log.info(`running group ${flags.group} on ${flags.input}; KPI files in ${flags.sink}`);
     const progress = setInterval(() => {
-      const m = (k: string) => runtime.metrics.get(k) ?? 0;
-      log.info(`processed ${m('records-processed')} | valid ${m('valid-records')} | late ${m('late-records')} | invalid ${m('invalid-records')} | windows closed ${m('windows-closed')}`);
+      const m = (k: string) => streams.metrics().get(k) ?? 0;
+      log.info(`processed ${m('records-processed')} | valid ${m('valid-records')} | late ${m('late-records')} | invalid ${m('dead-letter-records')} | windows closed ${m('windows-closed')}`);
     }, 10_000);
-    const crashed = Effect.promise(() => runtime.failure).pipe(Effect.flatMap((e) => Effect.fail(new BrokerError({ message: `run: stopped on an error: ${e.message}` }))));
+    const crashed = Effect.promise(() => streams.failure()).pipe(Effect.flatMap((e) => Effect.fail(new BrokerError({ message: `run: stopped on an error: ${e.message}` }))));
     // raceFirst: a failure ends the run too (race would wait for the signal).
     yield* Effect.raceFirst(shutdownSignal, crashed).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))));
   }).pipe(Effect.scoped);

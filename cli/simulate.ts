@@ -1,11 +1,11 @@
 import { Effect, Schema } from 'effect';
 import { simulate as produce } from '../simulator/producer.ts';
-import { createLogger } from '../topology/api/log.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';
 import { Brokers } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { RegistryUnavailableError, SchemaRefusedError } from '../processors/avro/registry.ts';
+import type { CommandContext } from './main.ts';
 
 /** A schema registry base URL, e.g. http://127.0.0.1:8080/apis/ccompat/v7 (Confluent-compatible API). */
 export const RegistryUrl = Schema.String.pipe(
@@ -48,7 +48,7 @@ const SimulateFlags = Schema.Struct({
 
 const s = { type: 'string' } as const;
 
-export const simulate = (argv: readonly string[]) =>
+export const simulate = (argv: readonly string[], context: CommandContext) =>
   Effect.gen(function* () {
     const flags = yield* decodeFlags(
       'simulate',
@@ -63,7 +63,7 @@ export const simulate = (argv: readonly string[]) =>
       return yield* Effect.fail(new UsageError({ message: 'simulate: --rate 0 (unlimited) needs --count or --duration' }));
     if (flags['late-ratio'] + flags['bad-ratio'] + flags['out-of-order-ratio'] > 1)
       return yield* Effect.fail(new UsageError({ message: 'simulate: --late-ratio + --bad-ratio + --out-of-order-ratio must not exceed 1' }));
-    const log = createLogger('simulate');
+    const log = context.logger('simulate');
     let stop = false;
     const onSignal = () => void (stop = true);
     process.once('SIGINT', onSignal);

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type Message } from 'kafkajs';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { kafkaErrorType, SEQUENCE_LOST_ERRORS } from '../topology/runtimes/kafka/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
+import { retrying, type RetryPolicy } from '../topology/internals/retry.ts';
 import { InvoiceGenerator, type GeneratedKind, type GeneratedStructured, type GeneratorOptions, type InvoiceFields } from './generator.ts';
 import { encodeFramed, parseSchema, type AvroType } from '../processors/avro/avro.ts';
 import { RegistryClient } from '../processors/avro/registry.ts';
@@ -71,32 +72,37 @@ const BATCH = 1000;
 
 /**
  * A broker failing over (a leader moving) can outlast the client's own retries: keep trying for
- * a minute. The producer is idempotent, so a retried batch is never written twice, until the
- * failover loses its sequence numbers: then a new producer (a new producer id) sends the batch
- * again, which may write part of it twice. Nothing is lost either way.
+ * a minute, and then fail with the broker's last error.
  */
-async function sendWithRetry(send: () => Promise<unknown>, renewProducer: () => Promise<void>, log: Logger): Promise<void> {
-  const giveUpAt = Date.now() + 60_000;
+const SEND_RETRY_POLICY: RetryPolicy = { initialDelayMs: 250, factor: 2, maxDelayMs: 5_000, giveUpAfterMs: 60_000, retriable: () => true };
+
+/**
+ * The producer is idempotent, so a retried batch is never written twice, until the failover
+ * loses its sequence numbers: then a new producer (a new producer id) sends the batch again,
+ * which may write part of it twice. Nothing is lost either way.
+ */
+async function sendWithRetry(what: string, send: () => Promise<unknown>, renewProducer: () => Promise<void>, log: Logger): Promise<void> {
   let renew = false;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
+  await retrying(
+    what,
+    async () => {
       if (renew) {
         await renewProducer();
         renew = false;
       }
-      await send();
-      return;
-    } catch (e) {
-      if (Date.now() + delay > giveUpAt) throw e;
-      if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {
-        log.warn(`send failed (${(e as Error).message}); sending again with a new producer, which may write part of the batch twice`);
-        renew = true;
-        continue;
+      try {
+        await send();
+      } catch (e) {
+        if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {
+          log.warn(`${what}: the broker lost the producer's sequence numbers (${kafkaErrorType(e)}); sending again with a new producer, which may write part of the batch twice`);
+          renew = true;
+        }
+        throw e;
       }
-      log.warn(`send failed (${(e as Error).message}); retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+    },
+    SEND_RETRY_POLICY,
+    log,
+  );
 }
 const TICK_MS = 50;
 
@@ -168,7 +174,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
           messages[i] = { value: encodeStructured(g, avro.type, avro.id, avro.version), partition: (sent + i) % partitions };
         }
       }
-      for (let i = 0; i < messages.length; i += BATCH) await sendWithRetry(() => producer.send({ topic: o.topic, messages: messages.slice(i, i + BATCH), acks: -1 }), renewProducer, o.log);
+      for (let i = 0; i < messages.length; i += BATCH) {
+        const batch = messages.slice(i, i + BATCH);
+        await sendWithRetry(`send of ${batch.length} invoices to ${o.topic}`, () => producer.send({ topic: o.topic, messages: batch, acks: -1 }), renewProducer, o.log);
+      }
       sent += n;
       if (o.progress !== undefined && Date.now() - lastProgress >= 1000) {
         lastProgress = Date.now();

@@ -1,9 +1,13 @@
 import type { FileStore } from './file-store.ts';
 import { LocalFileStore } from './local-store.ts';
-import { RetryingFileStore, retrying } from './retrying-store.ts';
+import { RetryingFileStore } from './retrying-store.ts';
 import { WebHdfsFileStore, parseHdfsUrl } from './webhdfs-store.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
-import { createLogger } from '../topology/api/log.ts';
+import type { Logger } from '../topology/api/log.ts';
+import { retrying, type RetryPolicy } from '../topology/internals/retry.ts';
+
+/** The first check of an HDFS sink: a few retries over ~8 s, so a wrong URL fails fast. */
+const HDFS_CHECK_POLICY: RetryPolicy = { initialDelayMs: 500, factor: 2, maxDelayMs: 4_000, giveUpAfterMs: 30_000, maxRetries: 4, giveUpAs: 'sink-unavailable' };
 
 /**
  * The file store a `--sink` names: a local folder (the default), or `hdfs://host:port/path`
@@ -11,13 +15,13 @@ import { createLogger } from '../topology/api/log.ts';
  *
  * An HDFS sink is checked at once (GETFILESTATUS and MKDIRS of the base folder, a few retries
  * over ~8 s, then a clear `sink-unavailable` error), then wrapped so that every later operation
- * retries through an outage for up to 10 minutes.
+ * retries through an outage for up to 10 minutes. `log` gets the HDFS retries and outages.
  */
-export async function openFileStore(sink: string): Promise<FileStore> {
+export async function openFileStore(sink: string, log: Logger): Promise<FileStore> {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sink) && !sink.startsWith('hdfs://')) {
     throw new RetailStreamsError('invalid-argument', `--sink ${sink}: expected a local folder or hdfs://host:port/path`);
   }
-  if (sink.startsWith('hdfs://')) return openHdfs(sink);
+  if (sink.startsWith('hdfs://')) return openHdfs(sink, log);
   const { mkdir } = await import('node:fs/promises');
   try {
     await mkdir(sink, { recursive: true });
@@ -27,9 +31,8 @@ export async function openFileStore(sink: string): Promise<FileStore> {
   return new LocalFileStore(sink);
 }
 
-async function openHdfs(sink: string): Promise<FileStore> {
+async function openHdfs(sink: string, log: Logger): Promise<FileStore> {
   const hdfs = new WebHdfsFileStore(parseHdfsUrl(sink), { timeoutMs: 10_000 });
-  const log = createLogger('hdfs');
   try {
     await retrying(
       `HDFS (WebHDFS ${hdfs.location.endpoint}, user ${hdfs.user})`,
@@ -40,7 +43,7 @@ async function openHdfs(sink: string): Promise<FileStore> {
         }
         if (status === null) await hdfs.mkdirs('');
       },
-      { initialDelayMs: 500, factor: 2, maxDelayMs: 4_000, giveUpAfterMs: 30_000, maxRetries: 4 },
+      HDFS_CHECK_POLICY,
       log,
     );
   } catch (e) {

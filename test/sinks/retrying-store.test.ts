@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { RetryingFileStore, retrying, type RetryPolicy } from '../../sinks/retrying-store.ts';
+import { RetryingFileStore, SINK_RETRY_POLICY } from '../../sinks/retrying-store.ts';
 import type { FileStore } from '../../sinks/file-store.ts';
 import { fileSink } from '../../sinks/file-sink.ts';
 import { RetailStreamsError } from '../../topology/api/errors.ts';
 import type { Logger } from '../../topology/api/log.ts';
+import type { RetryPolicy } from '../../topology/internals/retry.ts';
 
-const fast: RetryPolicy = { initialDelayMs: 5, factor: 2, maxDelayMs: 20, giveUpAfterMs: 5_000 };
+/** The sink's policy, with delays short enough for a test. */
+const fast: RetryPolicy = { ...SINK_RETRY_POLICY, initialDelayMs: 5, factor: 2, maxDelayMs: 20, giveUpAfterMs: 5_000 };
 
 function memoryLog() {
   const lines: string[] = [];
@@ -19,68 +21,6 @@ function memoryLog() {
 }
 
 const down = () => new RetailStreamsError('sink-unavailable', 'WebHDFS CREATE /x: connect ECONNREFUSED');
-
-describe('retrying', () => {
-  it('retries retriable failures with growing delays, logging each failure once with the next delay', async () => {
-    const { log, lines } = memoryLog();
-    let calls = 0;
-    const result = await retrying('write f', async () => {
-      calls++;
-      if (calls <= 3) throw down();
-      return 'ok';
-    }, fast, log);
-    expect(result).toBe('ok');
-    expect(calls).toBe(4);
-    const warns = lines.filter((l) => l.startsWith('warn'));
-    expect(warns).toHaveLength(3);
-    expect(warns[0]).toMatch(/^warn write f failed \(attempt 1, failing for \d+ms\): WebHDFS CREATE \/x: connect ECONNREFUSED; retrying in 5ms$/);
-    expect(warns.map((w) => /retrying in (\d+)ms/.exec(w)![1])).toEqual(['5', '10', '20']);
-    expect(lines.at(-1)).toMatch(/^info write f succeeded after 3 failed attempts/);
-  });
-
-  it('caps the delay', async () => {
-    const { log, lines } = memoryLog();
-    let calls = 0;
-    await retrying('x', async () => {
-      if (++calls <= 5) throw down();
-    }, { ...fast, maxDelayMs: 12 }, log);
-    expect(lines.filter((l) => l.startsWith('warn')).map((w) => /retrying in (\d+)ms/.exec(w)![1])).toEqual(['5', '10', '12', '12', '12']);
-  });
-
-  it('does not retry a failure that is not retriable', async () => {
-    const { log, lines } = memoryLog();
-    let calls = 0;
-    const refused = new RetailStreamsError('io', 'WebHDFS MKDIRS /x: HTTP 403 AccessControlException: Permission denied');
-    await expect(retrying('mkdirs x', async () => {
-      calls++;
-      throw refused;
-    }, fast, log)).rejects.toBe(refused);
-    expect(calls).toBe(1);
-    expect(lines).toEqual([]);
-  });
-
-  it('gives up with a clear error, never silently', async () => {
-    const { log, lines } = memoryLog();
-    let calls = 0;
-    const e = (await retrying('write f', async () => {
-      calls++;
-      throw down();
-    }, { ...fast, maxRetries: 3 }, log).catch((x: unknown) => x)) as RetailStreamsError;
-    expect(calls).toBe(4);
-    expect(e.code).toBe('sink-unavailable');
-    expect(e.message).toMatch(/^write f: still failing after 4 attempts over \d+ms, giving up: WebHDFS CREATE \/x: connect ECONNREFUSED$/);
-    expect(lines.at(-1)).toBe(`error ${e.message}`);
-  });
-
-  it('gives up after the time limit', async () => {
-    const { log } = memoryLog();
-    const started = Date.now();
-    await expect(retrying('w', async () => {
-      throw down();
-    }, { ...fast, giveUpAfterMs: 150 }, log)).rejects.toThrow(/giving up/);
-    expect(Date.now() - started).toBeLessThan(2_000);
-  });
-});
 
 /** An in-memory FileStore that fails while `outage` is on. */
 function flakyStore() {
@@ -141,5 +81,43 @@ describe('RetryingFileStore under a file sink', () => {
     const calls = state.calls;
     await sink.commit();
     expect(state.calls).toBe(calls);
+  });
+});
+
+describe('RetryingFileStore gives up as the sink does', () => {
+  it('wraps an outage that outlasts the policy in a sink-unavailable error that says how long it lasted', async () => {
+    const { store, state } = flakyStore();
+    const { log, lines } = memoryLog();
+    state.outage = true;
+    const e = (await new RetryingFileStore(store, log, { ...fast, maxRetries: 3 }).writeFile('f', 'x').catch((x: unknown) => x)) as RetailStreamsError;
+    expect(state.calls).toBe(4);
+    expect(e).toBeInstanceOf(RetailStreamsError);
+    expect(e.code).toBe('sink-unavailable');
+    expect(e.message).toMatch(/^write f: still failing after 4 attempts over \d+ms, giving up: WebHDFS CREATE \/x: connect ECONNREFUSED$/);
+    expect(lines.filter((l) => l.startsWith('warn'))).toHaveLength(3);
+    expect(lines.at(-1)).toBe(`error ${e.message}`);
+  });
+
+  it('also under a policy that names no error code', async () => {
+    const { store, state } = flakyStore();
+    state.outage = true;
+    const { giveUpAs: _, ...timingsOnly } = fast;
+    const e = (await new RetryingFileStore(store, memoryLog().log, { ...timingsOnly, maxRetries: 1 }).delete('f').catch((x: unknown) => x)) as RetailStreamsError;
+    expect(e.code).toBe('sink-unavailable');
+    expect(e.message).toMatch(/^delete f: still failing after 2 attempts/);
+  });
+
+  it('does not retry a failure that is not retriable', async () => {
+    const refused = new RetailStreamsError('io', 'WebHDFS MKDIRS /x: HTTP 403 AccessControlException: Permission denied');
+    let calls = 0;
+    const store: FileStore = {
+      ...flakyStore().store,
+      async mkdirs() {
+        calls++;
+        throw refused;
+      },
+    };
+    await expect(new RetryingFileStore(store, memoryLog().log, fast).mkdirs('x')).rejects.toBe(refused);
+    expect(calls).toBe(1);
   });
 });

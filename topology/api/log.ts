@@ -1,5 +1,6 @@
 /** The one logger: leveled lines on stderr, so stdout stays for data and tables. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger {
@@ -9,8 +10,9 @@ export interface Logger {
   error(message: string): void;
 }
 
-export function createLogger(name: string, level: LogLevel = (process.env.RS_LOG_LEVEL as LogLevel | undefined) ?? 'info'): Logger {
-  const min = ORDER[level] ?? ORDER.info;
+/** Lines at `level` and above. The level comes from the caller (the CLI reads `RS_LOG_LEVEL`). */
+export function createLogger(name: string, level: LogLevel): Logger {
+  const min = ORDER[level];
   const write = (l: LogLevel, message: string) => {
     if (ORDER[l] < min) return;
     process.stderr.write(`${new Date().toISOString()} ${l.toUpperCase().padEnd(5)} [${name}] ${message}\n`);
@@ -22,3 +24,6 @@ export function createLogger(name: string, level: LogLevel = (process.env.RS_LOG
     error: (m) => write('error', m),
   };
 }
+
+/** For a caller that gave no logger. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,4 +1,4 @@
-import { Duration, Effect, Either, Schedule } from 'effect';
+import { Cause, Duration, Effect, Exit, Option, Schedule } from 'effect';
 import { RetailStreamsError, type ErrorCode } from '../api/errors.ts';
 import type { Logger } from '../api/log.ts';
 
@@ -9,7 +9,10 @@ export interface RetryPolicy {
   /** Each delay is the previous one times this, up to maxDelayMs. */
   readonly factor: number;
   readonly maxDelayMs: number;
-  /** Stop retrying once the operation has been failing this long. */
+  /**
+   * Stop retrying once the operation has been failing this long. `Infinity` retries until the
+   * operation succeeds or the call's `signal` aborts.
+   */
   readonly giveUpAfterMs: number;
   /** Stop after this many retries, if set. */
   readonly maxRetries?: number;
@@ -21,6 +24,32 @@ export interface RetryPolicy {
    * still tell one broker error from another.
    */
   readonly giveUpAs?: ErrorCode;
+  /**
+   * Log a failed attempt at most this often (the first one always): a wait expected to last
+   * minutes then says so every so often instead of at every attempt. By default every attempt.
+   */
+  readonly warnEveryMs?: number;
+}
+
+/** Where a retried operation stands when `retrying` logs about it. */
+export interface RetryFailure {
+  /** Failed attempts so far. */
+  readonly failures: number;
+  readonly failingForMs: number;
+  /** The last failure. */
+  readonly error: unknown;
+}
+
+export interface RetryOptions {
+  /**
+   * Aborting ends the wait at once, between attempts or during one (whose result is then
+   * ignored): `retrying` rejects with the signal's reason and logs nothing more.
+   */
+  readonly signal?: AbortSignal;
+  /** The warning after a failed attempt that will be retried, instead of the default one. */
+  readonly retryingMessage?: (failure: RetryFailure, retryInMs: number) => string;
+  /** The line after a success that needed retries, instead of the default one. */
+  readonly succeededMessage?: (failure: RetryFailure) => string;
 }
 
 /** Retriable means a RetailStreamsError that says so (HDFS down, slow, in safe mode ...). */
@@ -39,21 +68,27 @@ export const formatMs = (ms: number): string => {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * The one retry helper: runs `attempt` until it succeeds, retrying the failures the policy calls
- * retriable with exponential backoff (Effect's Schedule). Each failed attempt is logged once,
- * with the delay before the next one. A failure that is not retriable is thrown at once.
+ * retriable with exponential backoff (Effect's Schedule). Each failed attempt is logged (at most
+ * once per `warnEveryMs`), with the delay before the next one. A failure that is not retriable
+ * is thrown at once.
  */
-export async function retrying<A>(what: string, attempt: () => Promise<A>, policy: RetryPolicy, log: Logger): Promise<A> {
+export async function retrying<A>(what: string, attempt: () => Promise<A>, policy: RetryPolicy, log: Logger, options: RetryOptions = {}): Promise<A> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const retriable = policy.retriable ?? isRetriable;
   const started = Date.now();
   let failures = 0;
+  let lastError: unknown;
+  let lastWarnAt = Number.NEGATIVE_INFINITY;
+  const failure = (): RetryFailure => ({ failures, failingForMs: Date.now() - started, error: lastError });
   let backoff: Schedule.Schedule<unknown> = Schedule.exponential(Duration.millis(policy.initialDelayMs), policy.factor).pipe(
     Schedule.modifyDelay((_, d) => Duration.min(d, Duration.millis(policy.maxDelayMs))),
-    Schedule.upTo(Duration.millis(policy.giveUpAfterMs)),
   );
+  if (Number.isFinite(policy.giveUpAfterMs)) backoff = backoff.pipe(Schedule.upTo(Duration.millis(policy.giveUpAfterMs)));
   if (policy.maxRetries !== undefined) backoff = backoff.pipe(Schedule.intersect(Schedule.recurs(policy.maxRetries)));
   const schedule = Schedule.identity<unknown>().pipe(
     Schedule.whileInput(retriable),
@@ -61,18 +96,32 @@ export async function retrying<A>(what: string, attempt: () => Promise<A>, polic
     Schedule.onDecision(([error, delay], decision) =>
       Effect.sync(() => {
         failures++;
-        if (decision._tag === 'Continue') {
-          log.warn(`${what} failed (attempt ${failures}, failing for ${formatMs(Date.now() - started)}): ${messageOf(error)}; retrying in ${formatMs(Duration.toMillis(delay))}`);
-        }
+        lastError = error;
+        if (decision._tag !== 'Continue') return;
+        const now = Date.now();
+        if (policy.warnEveryMs !== undefined && now - lastWarnAt < policy.warnEveryMs) return;
+        lastWarnAt = now;
+        const retryInMs = Duration.toMillis(delay);
+        log.warn(
+          options.retryingMessage?.(failure(), retryInMs) ??
+            `${what} failed (attempt ${failures}, failing for ${formatMs(now - started)}): ${messageOf(error)}; retrying in ${formatMs(retryInMs)}`,
+        );
       }),
     ),
   );
-  const result = await Effect.runPromise(Effect.tryPromise({ try: attempt, catch: (e) => e }).pipe(Effect.retry(schedule), Effect.either));
-  if (Either.isRight(result)) {
-    if (failures > 0) log.info(`${what} succeeded after ${failures} failed attempt${failures === 1 ? '' : 's'} (${formatMs(Date.now() - started)})`);
-    return result.right;
+  const program = Effect.tryPromise({ try: attempt, catch: (e) => e }).pipe(Effect.retry(schedule));
+  const exit = await Effect.runPromiseExit(program, signal === undefined ? undefined : { signal });
+  if (Exit.isSuccess(exit)) {
+    if (failures > 0) {
+      log.info(options.succeededMessage?.(failure()) ?? `${what} succeeded after ${failures} failed attempt${failures === 1 ? '' : 's'} (${formatMs(Date.now() - started)})`);
+    }
+    return exit.value;
   }
-  const error = result.left;
+  if (signal?.aborted === true) throw signal.reason;
+  const failed = Cause.failureOption(exit.cause);
+  // Not a failure of the attempt: a defect (a `retriable` or logger that threw).
+  if (Option.isNone(failed)) throw Cause.squash(exit.cause);
+  const error = failed.value;
   if (!retriable(error) || policy.giveUpAs === undefined) {
     if (failures > 1) log.error(`${what} failed for good (attempt ${failures}): ${messageOf(error)}`);
     throw error;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from '../../api/log.ts';
+import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { StateStore } from '../../../state-stores/api.ts';
 
 export interface RestoreTarget {
@@ -14,22 +15,11 @@ export interface RestoreTarget {
  * so a short-lived consumer in a throwaway group reads from the beginning, pauses the
  * partitions it does not need, and stops once every wanted partition reached its end offset.
  */
-/** Metadata look-ups right after topics are created can meet a leader still being elected. */
-async function withRetries<T>(op: () => Promise<T>): Promise<T> {
-  for (let attempt = 1, delay = 200; ; attempt++, delay *= 2) {
-    try {
-      return await op();
-    } catch (e) {
-      if (attempt >= 6) throw e;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
-
 export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonly RestoreTarget[], log: Logger): Promise<void> {
   const wanted = new Map<string, { target: RestoreTarget; end: bigint; restored: number; lastBatchAt?: number }>();
   for (const t of targets) {
-    const offsets = await withRetries(() => admin.fetchTopicOffsets(t.topic));
+    // Right after the changelog topics are created a look-up can meet a leader still being elected.
+    const offsets = await retrying(`fetching the offsets of changelog ${t.topic}`, () => admin.fetchTopicOffsets(t.topic), BROKER_RETRY_POLICY, log);
     const p = offsets.find((o) => o.partition === t.partition);
     if (p === undefined) continue;
     if (BigInt(p.high) <= BigInt(p.low)) continue;
