@@ -1,15 +1,28 @@
 import { createReadStream } from 'node:fs';
 import { access, constants, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Effect, Schema } from 'effect';
-import { buildKpiTopology } from '../processors/kpi-topology.ts';
-import { fileOutputs, DATASETS } from '../processors/file-outputs.ts';
-import { INVALID_RECORDS, LATE_RECORDS, VALID_RECORDS } from '../processors/kpi-preaggregate.ts';
+import { Effect, Either, ParseResult, Schema } from 'effect';
+import { buildKpiTopology, KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
+import { deadLetterFiles, fileOutputs, DATASETS } from '../processors/file-outputs.ts';
+import { LATE_RECORDS, VALID_RECORDS } from '../processors/kpi-preaggregate.ts';
 import { WINDOWS_CLOSED } from '../processors/kpi-combine.ts';
 import { LocalFileStore } from '../sinks/local-store.ts';
+import { DEAD_LETTER_RECORDS } from '../topology/internals/task.ts';
 import { replayLines } from '../topology/runtimes/file-replay.ts';
+import { DEFAULT_MAX_FUTURE_MS } from '../topology/runtimes/kafka/config.ts';
 import { Duration, PositiveDuration, decodeFlags } from './flags.ts';
 import { InputError, SinkError } from './errors.ts';
+
+/** `off` (every timestamp is trusted), or how far ahead of the wall clock an invoice's time may be. */
+const MaxFuture = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (text, _, ast) => {
+    if (text.trim() === 'off') return ParseResult.succeed(Number.POSITIVE_INFINITY);
+    const ms = Schema.decodeUnknownEither(Duration)(text);
+    return Either.isRight(ms) ? ParseResult.succeed(ms.right) : ParseResult.fail(new ParseResult.Type(ast, text, `"${text}" is neither off nor a duration like 30m or 1h`));
+  },
+  encode: (ms) => ParseResult.succeed(ms === Number.POSITIVE_INFINITY ? 'off' : `${ms}ms`),
+});
 
 const ReplayFlags = Schema.Struct({
   input: Schema.String,
@@ -17,6 +30,8 @@ const ReplayFlags = Schema.Struct({
   window: Schema.optionalWith(PositiveDuration, { default: () => 60_000 }),
   grace: Schema.optionalWith(Duration.pipe(Schema.filter((n) => n >= 0 || 'must not be negative')), { default: () => 600_000 }),
   overwrite: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  // An invoice stamped further ahead of the (real) wall clock is dead-lettered as future-timestamp.
+  'max-future': Schema.optionalWith(MaxFuture, { default: () => DEFAULT_MAX_FUTURE_MS }),
 });
 
 
@@ -25,7 +40,7 @@ export const replay = (argv: readonly string[]) =>
     const flags = yield* decodeFlags(
       'replay',
       argv,
-      { input: { type: 'string' }, out: { type: 'string' }, window: { type: 'string' }, grace: { type: 'string' }, overwrite: { type: 'boolean' } },
+      { input: { type: 'string' }, out: { type: 'string' }, window: { type: 'string' }, grace: { type: 'string' }, overwrite: { type: 'boolean' }, 'max-future': { type: 'string' } },
       ReplayFlags,
     );
     if (flags.input !== '-') {
@@ -57,18 +72,26 @@ export const replay = (argv: readonly string[]) =>
     const topology = buildKpiTopology({ inputTopic: 'invoices', windowMs: flags.window, graceMs: flags.grace, ...fileOutputs(store, 'flat') });
     const input = flags.input === '-' ? process.stdin : createReadStream(flags.input, { highWaterMark: 1 << 20 });
     const result = yield* Effect.tryPromise({
-      try: () => replayLines(topology, input, { topic: 'invoices' }),
+      try: () =>
+        replayLines(topology, input, {
+          topic: 'invoices',
+          wallClock: Date.now,
+          maxFutureMs: flags['max-future'],
+          deserializationExceptionHandler: KPI_DEAD_LETTER_HANDLER,
+          deadLetterSink: deadLetterFiles(store, 'flat'),
+        }),
       catch: (e) => new InputError({ message: `replay: ${(e as Error).message}` }),
     });
     const m = (k: string) => result.metrics.get(k) ?? 0;
     const seconds = result.elapsedMs / 1000;
-    const read = m(VALID_RECORDS) + m(INVALID_RECORDS);
+    // Every record the runtime dead-letters (invalid, or stamped too far ahead) was read and not counted.
+    const read = m(VALID_RECORDS) + m(DEAD_LETTER_RECORDS);
     const summary = [
       `replay: ${flags.input === '-' ? 'stdin' : flags.input} -> ${flags.out}`,
       `  read      ${read}`,
       `  valid     ${m(VALID_RECORDS)}`,
       `  late      ${m(LATE_RECORDS)}`,
-      `  invalid   ${m(INVALID_RECORDS)}`,
+      `  invalid   ${m(DEAD_LETTER_RECORDS)}`,
       `  windows   ${m(WINDOWS_CLOSED)}`,
       `  rate      ${Math.round(read / Math.max(seconds, 1e-9))} invoices/s (${seconds.toFixed(2)} s)`,
       `  output    ${flags.out}/${DATASETS.time}/, ${flags.out}/${DATASETS.country}/, ${flags.out}/${DATASETS.deadLetter}/, ${flags.out}/${DATASETS.late}/`,

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
-import { buildKpiTopology } from '../processors/kpi-topology.ts';
+import { buildKpiTopology, KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
 import { fileOutputs } from '../processors/file-outputs.ts';
 import { openFileStore } from '../sinks/open-store.ts';
 import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
@@ -137,7 +137,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
         replicationFactor: flags['replication-factor'],
         logger: log,
         deadLetterQueueTopic: KPI_TOPICS.deadLetter,
-        deserializationExceptionHandler: 'log-and-continue',
+        deserializationExceptionHandler: KPI_DEAD_LETTER_HANDLER,
         outputTopics: [
           { name: KPI_TOPICS.time, partitions: kpiPartitions, compacted: true },
           { name: KPI_TOPICS.country, partitions: kpiPartitions, compacted: true },

@@ -4,7 +4,7 @@ export const simulateUsage =
 export const runUsage =
   'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out|hdfs://host:9870/path [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --registry URL --output-format json|avro]';
 export const replayUsage =
-  'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--overwrite]';
+  'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--max-future 1h|off] [--overwrite]';
 export const watchUsage =
   'retail-streams watch --brokers H:P [--every 5s --windows 5]';
 export const describeUsage = 'retail-streams describe [--window 1m] [--grace 10m]';

@@ -1,6 +1,7 @@
 /**
  * The invoice contract of DESIGN.md: a validating decoder and the per-invoice enrichment.
- * Decoding never throws: a bad record becomes an `InvalidInvoice` with a reason.
+ * Decoding never throws: a bad record becomes an `InvalidInvoice` with a reason (the serde
+ * turns that into a `RecordRejectedError`, so the runtime dead-letters it under that reason).
  */
 
 import { isUtf8 } from 'node:buffer';
@@ -45,9 +46,9 @@ export interface InvalidInvoice {
   readonly detail: string;
 }
 
-/** A decoded record with the bytes it came from, kept for the dead-letter and late outputs. */
+/** A valid invoice with the bytes it came from, kept for the late output. */
 export interface InvoiceRecord {
-  readonly decoded: DecodedInvoice;
+  readonly decoded: Invoice;
   readonly raw: Uint8Array | null;
 }
 

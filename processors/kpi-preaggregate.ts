@@ -12,18 +12,20 @@ export interface PartialKpi {
   readonly micros: number;
 }
 
-/** A record that is not counted: invalid, or late for its window. Kept with its bytes and origin. */
-export interface RejectedRecord {
-  readonly kind: 'invalid' | 'late';
+/**
+ * An invoice not counted because its window had closed, kept with its bytes and origin.
+ * Invalid records never get this far: the serde refuses them and the runtime dead-letters them.
+ */
+export interface LateRecord {
+  readonly kind: 'late';
   readonly reason: string;
   readonly detail: string;
   readonly origin: RecordOrigin;
   readonly raw: Uint8Array | null;
 }
 
-export type PreAggregateOutput = { readonly kind: 'partial'; readonly partial: PartialKpi } | RejectedRecord;
+export type PreAggregateOutput = { readonly kind: 'partial'; readonly partial: PartialKpi } | LateRecord;
 
-export const INVALID_RECORDS = 'invalid-records';
 export const LATE_RECORDS = 'late-records';
 export const VALID_RECORDS = 'valid-records';
 
@@ -46,10 +48,9 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
   const batch = new Map<number, Map<string, Mutable>>();
   let validCount = 0;
 
-  const reject = (kind: 'invalid' | 'late', reason: string, detail: string, raw: Uint8Array | null, timestamp: number) => {
-    const origin = ctx.origin()!;
-    ctx.forward({ key: null, value: { kind, reason, detail, origin, raw }, timestamp });
-    ctx.count(kind === 'invalid' ? INVALID_RECORDS : LATE_RECORDS);
+  const late = (detail: string, raw: Uint8Array | null, timestamp: number) => {
+    ctx.forward({ key: null, value: { kind: 'late', reason: 'late', detail, origin: ctx.origin()!, raw }, timestamp });
+    ctx.count(LATE_RECORDS);
   };
 
   return {
@@ -58,10 +59,6 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
     },
     process: (r: StreamRecord<unknown, InvoiceRecord>) => {
       const d = r.value.decoded;
-      if (!d.valid) {
-        reject('invalid', d.reason, d.detail, r.value.raw, r.timestamp);
-        return;
-      }
       validCount++;
       const ts = d.timestamp;
       // The task moved stream time to include this record before handing it over.
@@ -69,7 +66,7 @@ export const kpiPreAggregate = (windowMs: number, graceMs: number) => (): Proces
       const start = alignedStart(ts, windowMs);
       // Kafka Streams' rule, per partition: closed once stream time reaches end + grace.
       if (streamTime >= start + windowMs + graceMs) {
-        reject('late', 'late', `window ${new Date(start).toISOString()} closed at stream time ${new Date(streamTime).toISOString()}`, r.value.raw, ts);
+        late(`window ${new Date(start).toISOString()} closed at stream time ${new Date(streamTime).toISOString()}`, r.value.raw, ts);
         return;
       }
       // Keyed by window, then country: no key string is built per record.

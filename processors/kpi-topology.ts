@@ -2,11 +2,12 @@ import { StreamsBuilder, type KStream } from '../topology/api/builder.ts';
 import { Serdes, type Serde } from '../topology/api/serdes.ts';
 import type { ExternalSinkFactory } from '../topology/api/sink.ts';
 import type { StreamRecord } from '../topology/api/record.ts';
+import { DEAD_LETTER_HEADERS, type DeserializationHandler } from '../topology/api/handlers.ts';
 import type { Topology } from '../topology/internals/compile.ts';
 import { Stores } from '../state-stores/stores.ts';
 import type { InvoiceRecord } from './invoice.ts';
 import { createInvoiceSerde } from './avro/invoice-serde.ts';
-import { kpiPreAggregate, type PartialKpi, type PreAggregateOutput, type RejectedRecord } from './kpi-preaggregate.ts';
+import { kpiPreAggregate, type PartialKpi, type PreAggregateOutput, type LateRecord } from './kpi-preaggregate.ts';
 import { COUNTRY_STORE, kpiCombine, TIME_STORE, type KpiOutput } from './kpi-combine.ts';
 import type { CountryKpi, KpiAccumulator, TimeKpi } from './kpi.ts';
 
@@ -23,11 +24,13 @@ export interface KpiTopologyOptions {
   /** Final mode: one record per window and key when it closes. */
   readonly timeFinals?: Output<TimeKpi>;
   readonly countryFinals?: Output<CountryKpi>;
-  readonly deadLetters: Output<RejectedRecord>;
-  readonly lateRecords: Output<RejectedRecord | PartialKpi>;
+  /** Invoices late for their window, and partials late for theirs. */
+  readonly lateRecords: Output<LateRecord | PartialKpi>;
   /**
    * Decodes the input topic; by default `invoiceSerde` (JSON, and Avro records dead-lettered as
    * `unknown-schema`). Pass `createInvoiceSerde({ registry })` to read Avro by schema id.
+   * Invalid invoices are not this topology's to route: the serde refuses them and the runtime
+   * dead-letters them (run it with `KPI_DEAD_LETTER_HANDLER`).
    */
   readonly invoiceSerde?: Serde<InvoiceRecord>;
   /** Values of the KPI topics (update and final outputs that are topics); JSON by default. */
@@ -38,9 +41,15 @@ export interface KpiTopologyOptions {
 export const PARTIALS = 'kpi-partials';
 
 /**
- * Reads invoice bytes; decoding never throws, so every record reaches the first processor.
- * JSON, or Confluent-framed Avro (first byte 0x00): without a schema registry, an Avro record
- * cannot be read and is dead-lettered as `unknown-schema`.
+ * The deserialization handler to run this topology with: an invalid invoice never stops the
+ * pipeline (DESIGN.md); the runtime writes it to its dead-letter queue, counts it and goes on.
+ */
+export const KPI_DEAD_LETTER_HANDLER: DeserializationHandler = 'log-and-continue';
+
+/**
+ * Reads invoice bytes: JSON, or Confluent-framed Avro (first byte 0x00). An invalid invoice is
+ * refused with a `RecordRejectedError` under the decoder's reason; without a schema registry,
+ * an Avro record cannot be read and is refused as `unknown-schema`.
  */
 export const invoiceSerde: Serde<InvoiceRecord> = createInvoiceSerde();
 
@@ -51,21 +60,22 @@ const windowKeySerde: Serde<number> = {
   deserialize: (d) => Number(new TextDecoder().decode(d!)),
 };
 
-/** Kafka form of a rejected record: the original bytes, the reason and origin in headers. */
-export const rejectedSerde: Serde<RejectedRecord | PartialKpi> = {
-  name: 'rejected',
+/** Kafka form of a late record: the original bytes (a late partial as JSON), the reason and origin in headers. */
+export const lateSerde: Serde<LateRecord | PartialKpi> = {
+  name: 'late',
   serialize: (v) => ('raw' in v ? v.raw : new TextEncoder().encode(JSON.stringify(v))),
   deserialize: () => {
-    throw new Error('rejected records are write-only');
+    throw new Error('late records are write-only');
   },
 };
 
-export const rejectedHeaders = (v: RejectedRecord): Record<string, string> => ({
-  'rs-reason': v.reason,
-  'rs-detail': v.detail,
-  'rs-source-topic': v.origin.topic,
-  'rs-source-partition': String(v.origin.partition),
-  'rs-source-offset': String(v.origin.offset),
+/** The headers of a dead letter, under the same names, so one tool reads both topics. */
+export const lateHeaders = (v: LateRecord): Record<string, string> => ({
+  [DEAD_LETTER_HEADERS.reason]: v.reason,
+  [DEAD_LETTER_HEADERS.detail]: v.detail,
+  [DEAD_LETTER_HEADERS.topic]: v.origin.topic,
+  [DEAD_LETTER_HEADERS.partition]: String(v.origin.partition),
+  [DEAD_LETTER_HEADERS.offset]: String(v.origin.offset),
 });
 
 function route<V>(stream: KStream<string | null, V>, output: Output<V> | undefined, valueSerde: Serde<V>): void {
@@ -75,8 +85,9 @@ function route<V>(stream: KStream<string | null, V>, output: Output<V> | undefin
 }
 
 /**
- * The retail KPI application: decode and validate, pre-aggregate per input partition and
- * window, repartition by window, combine on the watermark, emit updates and finals.
+ * The retail KPI application: decode and validate (what the serde refuses, the runtime
+ * dead-letters), pre-aggregate per input partition and window, repartition by window, combine
+ * on the watermark, emit updates and finals.
  */
 export function buildKpiTopology(o: KpiTopologyOptions): Topology {
   const b = new StreamsBuilder();
@@ -88,33 +99,25 @@ export function buildKpiTopology(o: KpiTopologyOptions): Topology {
       name: 'invoices-source',
       keySerde: Serdes.bytes as Serde<unknown>,
       valueSerde: o.invoiceSerde ?? invoiceSerde,
-      // Invalid records have no event time: they pass through without moving stream time.
-      timestampExtractor: (_k, v) => (v.decoded.valid ? v.decoded.timestamp : Number.NaN),
+      timestampExtractor: (_k, v) => v.decoded.timestamp,
     })
     .process<number | null, PreAggregateOutput>(kpiPreAggregate(o.windowMs, o.graceMs), { name: 'kpi-preaggregate' });
 
-  const [partials, invalid, late] = stage1.branch(
+  const [partials, late] = stage1.branch(
     (_k, v) => v.kind === 'partial',
-    (_k, v) => v.kind === 'invalid',
     (_k, v) => v.kind === 'late',
-  ) as [
-    KStream<number, { kind: 'partial'; partial: PartialKpi }>,
-    KStream<string | null, RejectedRecord>,
-    KStream<string | null, RejectedRecord>,
-  ];
-  const withHeaders = (s: KStream<string | null, RejectedRecord>, name: string) =>
-    s.process<string | null, RejectedRecord>(
-      () => {
-        let forward: (r: StreamRecord<string | null, RejectedRecord>) => void;
-        return {
-          init: (c) => void (forward = (r) => c.forward(r)),
-          process: (r) => forward({ ...r, headers: rejectedHeaders(r.value) }),
-        };
-      },
-      { name, keyChanged: false },
-    );
-  route(withHeaders(invalid, 'dead-letter-headers'), o.deadLetters, rejectedSerde as Serde<RejectedRecord>);
-  route<RejectedRecord | PartialKpi>(withHeaders(late, 'late-headers'), o.lateRecords, rejectedSerde);
+  ) as [KStream<number, { kind: 'partial'; partial: PartialKpi }>, KStream<string | null, LateRecord>];
+  const withHeaders = late.process<string | null, LateRecord>(
+    () => {
+      let forward: (r: StreamRecord<string | null, LateRecord>) => void;
+      return {
+        init: (c) => void (forward = (r) => c.forward(r)),
+        process: (r) => forward({ ...r, headers: lateHeaders(r.value) }),
+      };
+    },
+    { name: 'late-headers', keyChanged: false },
+  );
+  route<LateRecord | PartialKpi>(withHeaders, o.lateRecords, lateSerde);
 
   const outputs = partials
     .mapValues((v) => v.partial, 'kpi-partial-values')
@@ -137,6 +140,6 @@ export function buildKpiTopology(o: KpiTopologyOptions): Topology {
   route(unwrap<CountryKpi>(countryUpdates!, 'country-update-values'), o.countryUpdates, countryKpiSerde);
   route(unwrap<TimeKpi>(timeFinals!, 'time-final-values'), o.timeFinals, kpiSerde);
   route(unwrap<CountryKpi>(countryFinals!, 'country-final-values'), o.countryFinals, countryKpiSerde);
-  route<RejectedRecord | PartialKpi>(latePartials!.mapValues((v) => (v as { partial: PartialKpi }).partial, 'late-partial-values'), o.lateRecords, rejectedSerde);
+  route<LateRecord | PartialKpi>(latePartials!.mapValues((v) => (v as { partial: PartialKpi }).partial, 'late-partial-values'), o.lateRecords, lateSerde);
   return b.build();
 }

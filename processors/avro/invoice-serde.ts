@@ -3,8 +3,9 @@
  *
  * A record whose first byte is 0x00 is Avro: the next 4 bytes are the schema id, the rest the
  * body, decoded with the writer's schema and then validated exactly like a JSON invoice
- * (`validateInvoice`). Any other record is JSON. Decoding never throws: a bad record becomes an
- * `InvalidInvoice` with a reason, and the topology dead-letters it.
+ * (`validateInvoice`). Any other record is JSON. `decodeInvoiceValue` never throws: a bad record
+ * becomes an `InvalidInvoice` with a reason; the serde's `deserialize` throws it as a
+ * `RecordRejectedError` with that reason and detail, and the runtime dead-letters it.
  *
  * Schemas are cached by id. `prepare` (awaited by the Kafka runtime before each batch) resolves
  * the ids the batch needs that are not cached yet; while the registry cannot be reached it
@@ -12,7 +13,9 @@
  * is down. An id the registry answers "not found" for is dead-lettered as `unknown-schema`.
  */
 import type { Serde } from '../../topology/api/serdes.ts';
-import type { Logger } from '../../topology/api/log.ts';
+import { RecordRejectedError } from '../../topology/api/handlers.ts';
+import { silentLogger, type Logger } from '../../topology/api/log.ts';
+import { messageOf, retrying, type RetryPolicy } from '../../topology/internals/retry.ts';
 import { decodeInvoice, validateInvoice, type DecodedInvoice, type InvalidInvoice, type InvalidReason, type InvoiceRecord } from '../invoice.ts';
 import { decodeBody, HEADER_BYTES, MAGIC_BYTE, schemaIdOf } from './avro.ts';
 import { RegistryUnavailableError, type SchemaLookup, type SchemaSource } from './registry.ts';
@@ -114,43 +117,30 @@ export function createInvoiceSerde(o: InvoiceSerdeOptions = {}): InvoiceSerde {
   const cache = o.cache ?? new SchemaCache();
   const registry = o.registry;
   const description = registry?.description;
-  const initial = o.retryInitialMs ?? 200;
-  const cap = o.retryMaxMs ?? 5_000;
-  const warnEvery = o.warnEveryMs ?? 10_000;
-  let closed = false;
-  const wakers = new Set<() => void>();
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wakers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakers.add(done);
-    });
+  const log = o.log ?? silentLogger;
+  // A record may be good whatever the registry says while it is down: wait until it answers, or
+  // until the serde is closed.
+  const outage: RetryPolicy = {
+    initialDelayMs: o.retryInitialMs ?? 200,
+    factor: 2,
+    maxDelayMs: o.retryMaxMs ?? 5_000,
+    giveUpAfterMs: Number.POSITIVE_INFINITY,
+    retriable: () => true,
+    warnEveryMs: o.warnEveryMs ?? 10_000,
+  };
+  const closed = new AbortController();
 
   const resolve = async (source: SchemaSource, id: number): Promise<void> => {
-    let delay = initial;
-    let retries = 0;
-    let lastWarn = Number.NEGATIVE_INFINITY;
-    const since = Date.now();
-    for (;;) {
-      if (closed) throw new RegistryUnavailableError(`stopped while waiting for the ${source.description} (schema id ${id}); the batch is not committed and will be read again`);
-      try {
-        const found = await source.lookup(id);
-        cache.set(id, found);
-        if (retries > 0) o.log?.info(`${source.description} answered for schema id ${id} after ${retries} retries (${Math.round((Date.now() - since) / 1000)} s)`);
-        return;
-      } catch (e) {
-        retries++;
-        if (Date.now() - lastWarn >= warnEvery) {
-          lastWarn = Date.now();
-          o.log?.warn(`schema registry unavailable, retrying (records wait, none is dead-lettered): ${(e as Error).message}`);
-        }
-        await sleep(delay);
-        delay = Math.min(cap, delay * 2);
-      }
+    try {
+      const found = await retrying(`look-up of schema id ${id} in the ${source.description}`, () => source.lookup(id), outage, log, {
+        signal: closed.signal,
+        retryingMessage: (f) => `schema registry unavailable, retrying (records wait, none is dead-lettered): ${messageOf(f.error)}`,
+        succeededMessage: (f) => `${source.description} answered for schema id ${id} after ${f.failures} retries (${Math.round(f.failingForMs / 1000)} s)`,
+      });
+      cache.set(id, found);
+    } catch (e) {
+      if (!closed.signal.aborted) throw e;
+      throw new RegistryUnavailableError(`stopped while waiting for the ${source.description} (schema id ${id}); the batch is not committed and will be read again`, { cause: e });
     }
   };
 
@@ -158,7 +148,13 @@ export function createInvoiceSerde(o: InvoiceSerdeOptions = {}): InvoiceSerde {
     name: 'invoice',
     cache,
     serialize: (v) => v.raw,
-    deserialize: (raw) => ({ decoded: decodeInvoiceValue(raw, cache, description), raw }),
+    deserialize: (raw) => {
+      const decoded = decodeInvoiceValue(raw, cache, description);
+      // The runtime dead-letters the record under the decoder's own reason. A throw costs only
+      // on the rare invalid record; valid ones pay nothing for it.
+      if (!decoded.valid) throw new RecordRejectedError(decoded.reason, decoded.detail);
+      return { decoded, raw };
+    },
     async prepare(values) {
       if (registry === undefined) return;
       const now = Date.now();
@@ -172,8 +168,7 @@ export function createInvoiceSerde(o: InvoiceSerdeOptions = {}): InvoiceSerde {
       await Promise.all([...wanted].map((id) => resolve(registry, id)));
     },
     close() {
-      closed = true;
-      for (const wake of [...wakers]) wake();
+      closed.abort();
     },
   };
 }

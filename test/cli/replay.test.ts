@@ -337,3 +337,87 @@ describe.concurrent('retail-streams replay errors', () => {
     TIMEOUT,
   );
 });
+
+/* ------------------------------------------------------------------------------------------ */
+/* The event-time guard: an invoice stamped far ahead of the (real) wall clock.                */
+/* ------------------------------------------------------------------------------------------ */
+
+describe.concurrent('retail-streams replay and --max-future', () => {
+  const at = (ts: number, timestampText = feedTimestamp(ts)) =>
+    JSON.stringify({ invoice_no: nextNo++, country: 'France', timestamp: timestampText, type: 'ORDER', items: [{ SKU: '1', title: 'T', unit_price: 2.5, quantity: 2 }] });
+  const typo = at(0, '9999-12-31 23:59:59');
+  const lines = [at(s(5)), typo, at(s(15))];
+  const windowStart = new Date(BASE).toISOString();
+
+  it(
+    'by default (1h) the 9999 invoice closes no window: it goes to dead-letter as future-timestamp, the next invoice is on time',
+    async () => {
+      const input = join(tmp, 'future.jsonl');
+      await writeFile(input, lines.join('\n') + '\n');
+      const out = outDir('future-default');
+      const run = await cli(['replay', '--input', input, '--out', out, '--window', '1m', '--grace', '1m']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/invalid\s+1\b/);
+      expect(run.stdout).toMatch(/late\s+0\b/);
+      expect(await readDataset(out, 'late')).toEqual([]);
+      expect(await readDataset(out, 'time-kpis')).toEqual([expect.objectContaining({ window: expect.objectContaining({ start: windowStart }), OPM: 2, total_sale_volume: 10 })]);
+      const dead = await readDataset(out, 'dead-letter');
+      expect(dead).toEqual([
+        {
+          reason: 'future-timestamp',
+          detail: expect.stringMatching(/^9999-12-31T23:59:59\.000Z is more than 3600000 ms ahead of the wall clock \d{4}-/),
+          source: { topic: 'invoices', partition: 0, offset: 2 },
+          value: typo,
+        },
+      ]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '--max-future off trusts it: the window closes on it and the next invoice is late',
+    async () => {
+      const input = join(tmp, 'future-off.jsonl');
+      await writeFile(input, lines.join('\n') + '\n');
+      const out = outDir('future-off');
+      const run = await cli(['replay', '--input', input, '--out', out, '--window', '1m', '--grace', '1m', '--max-future', 'off']);
+      expect(run.code).toBe(0);
+      expect(await readDataset(out, 'dead-letter')).toEqual([]);
+      expect(byOffset(await readDataset(out, 'late')).map((r) => r.source.offset)).toEqual([3]);
+      expect(await readDataset(out, 'time-kpis')).toHaveLength(2);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '--max-future takes a duration, measured from the real wall clock',
+    async () => {
+      // 45 minutes ahead of now: refused with 30m, trusted with the default hour.
+      const soon = at(Math.floor(Date.now() / 1000) * 1000 + 45 * 60_000);
+      const input = join(tmp, 'future-soon.jsonl');
+      await writeFile(input, soon + '\n');
+      const [strict, lenient] = await Promise.all([
+        cli(['replay', '--input', input, '--out', outDir('future-30m'), '--max-future', '30m']),
+        cli(['replay', '--input', input, '--out', outDir('future-1h')]),
+      ]);
+      expect(strict.code).toBe(0);
+      expect(lenient.code).toBe(0);
+      expect((await readDataset(outDir('future-30m'), 'dead-letter')).map((r) => (r as Rejected).reason)).toEqual(['future-timestamp']);
+      expect(await readDataset(outDir('future-1h'), 'dead-letter')).toEqual([]);
+      expect(await readDataset(outDir('future-1h'), 'time-kpis')).toHaveLength(1);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'exits 2 for a --max-future that is neither off nor a duration',
+    async () => {
+      const run = await cli(['replay', '--input', SAMPLE, '--out', outDir('bad-max-future'), '--max-future', 'soon']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('--max-future');
+      expect(run.stderr).toContain('soon');
+    },
+    TIMEOUT,
+  );
+});

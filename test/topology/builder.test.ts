@@ -159,6 +159,8 @@ describe('process: the Processor API inside the DSL', () => {
         source(b).process(counter, { stores: ['counts'] }).to('out', { keySerde: str, valueSerde: str });
       },
       str,
+      // The wall clock starts at 0, so punctuation times read as offsets from the start.
+      { wallClockStart: 0 },
     );
   }
 

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { StreamsBuilder } from '../../topology/api/builder.ts';
+import { RetailStreamsError } from '../../topology/api/errors.ts';
+import { RecordRejectedError, type DeadLetterContext } from '../../topology/api/handlers.ts';
+import type { StreamRecord } from '../../topology/api/record.ts';
 import { Serdes, type Serde } from '../../topology/api/serdes.ts';
 import { replayLines } from '../../topology/runtimes/file-replay.ts';
 
@@ -69,5 +72,70 @@ describe('replayLines: lines across chunk boundaries', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('replayLines: dead letters', () => {
+  /** Lines `<event time ms> <word>`; a line without a number is refused. */
+  const timed: Serde<{ ts: number; word: string }> = {
+    name: 'timed',
+    serialize: () => null,
+    deserialize: (d) => {
+      const [ts = '', word = ''] = new TextDecoder().decode(d!).split(' ');
+      if (!/^\d+$/.test(ts)) throw new RecordRejectedError('no-time', `no event time in "${ts} ${word}"`);
+      return { ts: Number(ts), word };
+    },
+  };
+  function topology(words: string[]) {
+    const b = new StreamsBuilder();
+    b.stream<unknown, { ts: number; word: string }>('in', { keySerde: Serdes.bytes as Serde<unknown>, valueSerde: timed, timestampExtractor: (_k, v) => v.ts }).sink(() => ({
+      write: (r) => void words.push(r.value.word),
+      commit: async () => {},
+      close: async () => {},
+    }));
+    return b.build();
+  }
+  /** A dead-letter sink that shows what was written, committed and closed, per task. */
+  function collecting() {
+    const events: string[] = [];
+    const written: StreamRecord<Uint8Array | null, DeadLetterContext>[] = [];
+    const factory = (taskId: string) => ({
+      write: (r: StreamRecord<Uint8Array | null, DeadLetterContext>) => void written.push(r),
+      commit: async () => void events.push(`commit ${taskId}`),
+      close: async () => void events.push(`close ${taskId}`),
+    });
+    return { events, written, factory };
+  }
+  const NOW = 1_000_000_000;
+  const input = ['100 a', 'x b', `${NOW + 3_600_001} c`, '200 d'].join('\n');
+
+  it('hands refused lines and lines from the future to deadLetterSink, as the task that read them', async () => {
+    const words: string[] = [];
+    const sink = collecting();
+    const r = await replayLines(topology(words), Readable.from([Buffer.from(input)]), {
+      topic: 'in',
+      wallClock: () => NOW,
+      deserializationExceptionHandler: 'log-and-continue',
+      deadLetterSink: sink.factory,
+    });
+    expect(words).toEqual(['a', 'd']);
+    expect(sink.written.map((w) => [w.value.reason, w.value.origin.offset, new TextDecoder().decode(w.value.value!)])).toEqual([
+      ['no-time', 2, 'x b'],
+      ['future-timestamp', 3, `${NOW + 3_600_001} c`],
+    ]);
+    expect(sink.events).toEqual(['commit 0_0', 'close 0_0']);
+    expect(r.metrics.get('dead-letter-records')).toBe(2);
+  });
+
+  it('maxFutureMs: Infinity lets the future line through', async () => {
+    const words: string[] = [];
+    const sink = collecting();
+    await replayLines(topology(words), Readable.from([Buffer.from(input)]), { topic: 'in', wallClock: () => NOW, maxFutureMs: Number.POSITIVE_INFINITY, deserializationExceptionHandler: 'log-and-continue', deadLetterSink: sink.factory });
+    expect(words).toEqual(['a', 'c', 'd']);
+    expect(sink.written.map((w) => w.value.reason)).toEqual(['no-time']);
+  });
+
+  it('stops with a RetailStreamsError under the default handler (log-and-fail)', async () => {
+    await expect(replayLines(topology([]), Readable.from([Buffer.from(input)]), { topic: 'in', wallClock: () => NOW })).rejects.toBeInstanceOf(RetailStreamsError);
   });
 });

@@ -1,7 +1,8 @@
 import type { Cancellable, Processor, ProcessorContext, PunctuationType } from '../api/processor.ts';
 import type { RecordOrigin, StreamRecord } from '../api/record.ts';
 import type { ExternalSink } from '../api/sink.ts';
-import type { ChangelogEntry, KeyValueStore, StateStore } from '../../state-stores/api.ts';
+import { RecordRejectedError, type DeadLetterContext } from '../api/handlers.ts';
+import type { ChangelogEntry, KeyValueStore, StateStore, StoreContext } from '../../state-stores/api.ts';
 import type { Subtopology, Topology } from './compile.ts';
 import { partitionFor } from './partitioner.ts';
 
@@ -9,6 +10,13 @@ import { partitionFor } from './partitioner.ts';
 export const WATERMARK_HEADER = 'rs-watermark';
 const WATERMARK_RESEND_MS = 5_000;
 const STREAM_TIME_KEY = 'stream-time';
+
+/** Dead-letter reason of a record whose serde threw anything but a `RecordRejectedError`. */
+export const DESERIALIZATION_FAILED = 'deserialization-failed';
+/** Dead-letter reason of a record refused by the event-time guard (`TaskEnv.maxFutureMs`). */
+export const FUTURE_TIMESTAMP = 'future-timestamp';
+/** The metric every runtime counts its dead letters under. */
+export const DEAD_LETTER_RECORDS = 'dead-letter-records';
 
 export interface RawRecord {
   readonly key: Uint8Array | null;
@@ -22,13 +30,18 @@ export interface RawRecord {
 export interface TaskEnv {
   /** A partition of a repartition topic stops holding back windows after this much wall-clock silence. */
   readonly idleMs: number;
+  /** Event time more than this ahead of the wall clock is refused as `future-timestamp`; Infinity turns the guard off. */
+  readonly maxFutureMs: number;
   wallClock(): number;
   partitionsOf(topic: string): number;
   send(topic: string, partition: number, key: Uint8Array | null, value: Uint8Array | null, timestamp: number, headers?: Readonly<Record<string, string>>): void;
   count(metric: string, n: number): void;
-  /** A record a source could not deserialize: never dropped silently. */
-  deadLetter(origin: RecordOrigin, reason: string, raw: RawRecord): void;
+  /** A record that failed deserialization or the event-time guard. The runtime writes it to its dead-letter queue if it has one, logs and counts it (`dead-letter-records`), and throws to stop the task when the deserialization handler answers `fail` (never for `future-timestamp`). */
+  deadLetter(context: DeadLetterContext): void;
 }
+
+/** An instant as ISO-8601, or as a number where Date cannot represent it (beyond year 275760). */
+const instantText = (t: number): string => (Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : `${t} ms`);
 
 interface NodeInstance {
   readonly name: string;
@@ -81,7 +94,12 @@ export class StreamTask {
   /** Set by a runtime while a batch for this task is in hand but not yet processed (say, waiting for a schema registry). */
   inputPending = false;
   private lastSentWatermark = Number.NEGATIVE_INFINITY;
+  /** Stream time before the end of a finite input made it infinite: what watermark records are stamped with then. */
+  private lastFiniteStreamTime = Number.NEGATIVE_INFINITY;
   private currentOrigin: RecordOrigin | undefined;
+  /** Event time of the record being processed, or stream time in a punctuator or flush: what stores stamp changes with. */
+  private currentRecordTime = Number.NEGATIVE_INFINITY;
+  private readonly storeContext: StoreContext = { recordTimestamp: () => this.currentRecordTime };
   commitRequested = false;
 
   /** `stores` lets a runtime restore state before processors' `init` reads it. */
@@ -103,8 +121,10 @@ export class StreamTask {
     }
     if (subtopology.streamTimeStore !== undefined) {
       const saved = (this.stores.get(subtopology.streamTimeStore) as KeyValueStore<string, number>).get(STREAM_TIME_KEY);
-      if (saved !== undefined) this.currentStreamTime = this.persistedStreamTime = saved;
+      if (saved !== undefined) this.currentStreamTime = this.persistedStreamTime = this.lastFiniteStreamTime = saved;
     }
+    // Before processors' init, which may already write to them.
+    for (const s of this.stores.values()) s.init?.(this.storeContext);
     // Children before parents, so every forward target exists when a context is made.
     for (const name of [...subtopology.nodes].reverse()) this.instantiate(name);
     for (const p of this.processors) p.init?.(this.contextFor(this.processorName.get(p)!));
@@ -226,7 +246,13 @@ export class StreamTask {
     const source = this.sources.get(topic);
     if (source === undefined) throw new Error(`task ${this.id} does not read ${topic}`);
     const fromRepartition = this.topology.internalTopics.has(topic);
-    if (!fromRepartition && records.length > 0) this.lastInputAt = this.env.wallClock();
+    // The guard reads the wall clock once per batch, not per record: a batch is processed in one
+    // synchronous go. Repartition records carry upstream event time, already guarded there.
+    let futureLimit = Number.POSITIVE_INFINITY;
+    if (!fromRepartition && records.length > 0) {
+      this.lastInputAt = this.env.wallClock();
+      futureLimit = this.lastInputAt + this.env.maxFutureMs;
+    }
     for (let i = 0; i < records.length; i++) {
       const raw = records[i]!;
       const origin: RecordOrigin = { topic, partition: this.partition, offset: raw.offset };
@@ -241,16 +267,32 @@ export class StreamTask {
       try {
         rec = source.deserialize(raw);
       } catch (e) {
-        this.env.deadLetter(origin, `deserialization failed: ${(e as Error).message}`, raw);
+        this.env.deadLetter({ origin, reason: e instanceof RecordRejectedError ? e.reason : DESERIALIZATION_FAILED, error: e, key: raw.key, value: raw.value, timestamp: raw.timestamp });
+        continue;
+      }
+      // A clock far off on the producer's side (or a typo like year 9999) must not move stream
+      // time: it would close every open window and make every later record late.
+      if (rec.timestamp > futureLimit) {
+        this.refuseFuture(origin, raw, rec.timestamp, futureLimit - this.env.maxFutureMs);
         continue;
       }
       // Input tasks: stream time is the largest event time seen on the partition, moved
       // before the record is processed (a record never finds itself ahead of stream time).
       if (!fromRepartition && rec.timestamp > this.currentStreamTime) this.advanceStreamTime(rec.timestamp);
       this.currentOrigin = origin;
+      this.currentRecordTime = rec.timestamp;
       source.node.process(rec);
     }
     this.currentOrigin = undefined;
+  }
+
+  private refuseFuture(origin: RecordOrigin, raw: RawRecord, eventTime: number, wallClock: number): void {
+    const error = new RecordRejectedError(
+      FUTURE_TIMESTAMP,
+      `${instantText(eventTime)} is more than ${this.env.maxFutureMs} ms ahead of the wall clock ${instantText(wallClock)}`,
+    );
+    // The record as read: its own timestamp, not the event time refused.
+    this.env.deadLetter({ origin, reason: FUTURE_TIMESTAMP, error, key: raw.key, value: raw.value, timestamp: raw.timestamp });
   }
 
   private onWatermark(mark: string): void {
@@ -296,12 +338,14 @@ export class StreamTask {
 
   private advanceStreamTime(t: number): void {
     this.currentStreamTime = t;
+    if (t !== Number.POSITIVE_INFINITY) this.lastFiniteStreamTime = t;
     for (let i = 0; i < this.punctuators.length; i++) {
       const p = this.punctuators[i]!;
       if (p.cancelled || p.type !== 'stream-time') continue;
       if (p.next === undefined || t >= p.next) {
         p.next = t + p.intervalMs;
         this.currentOrigin = undefined;
+        this.currentRecordTime = t;
         p.callback(t);
       }
     }
@@ -313,6 +357,8 @@ export class StreamTask {
     for (const p of this.punctuators) {
       if (p.cancelled || p.type !== 'wall-clock' || p.next === undefined || now < p.next) continue;
       p.next = now + p.intervalMs;
+      // Changes made here are stamped with event time, never the wall clock.
+      this.currentRecordTime = this.currentStreamTime;
       p.callback(now);
     }
     this.recomputeWatermark();
@@ -323,6 +369,7 @@ export class StreamTask {
    * The watermark goes out after the data, on the same partitions, so it never overtakes it.
    */
   flush(): void {
+    this.currentRecordTime = this.currentStreamTime;
     for (const p of this.processors) p.flush?.();
     const wm = this.currentStreamTime;
     const store = this.subtopology.streamTimeStore;
@@ -339,7 +386,9 @@ export class StreamTask {
       this.lastWatermarkSentAt = now;
       this.lastSentIdle = idle;
       const header = { [WATERMARK_HEADER]: `${this.id} ${wm} ${idle ? 'idle' : 'active'}` };
-      const ts = Math.max(0, this.env.wallClock());
+      // Event time, like every other record a task writes: stamped with the wall clock, a replay
+      // of old data would interleave stamps years apart on one partition.
+      const ts = Math.max(0, wm === Number.POSITIVE_INFINITY ? this.lastFiniteStreamTime : wm);
       for (const topic of this.repartitionOutputs) {
         const n = this.env.partitionsOf(topic);
         for (let p = 0; p < n; p++) this.env.send(topic, p, null, null, ts, header);

@@ -1,9 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { Topology } from '../internals/compile.ts';
 import type { RawRecord } from '../internals/task.ts';
-import { InProcessRuntime } from './in-process.ts';
+import { InProcessRuntime, type InProcessOptions } from './in-process.ts';
 
-export interface ReplayOptions {
+/**
+ * `wallClock` is what the event-time guard compares with: the real clock by default, since the
+ * file's invoices are as real as a topic's. The deserialization handler defaults to `log-and-fail`;
+ * `deadLetterSink` is where dead letters go (dropped, but counted, without one).
+ */
+export interface ReplayOptions extends Pick<InProcessOptions, 'maxFutureMs' | 'deserializationExceptionHandler' | 'deadLetterSink' | 'wallClock' | 'log'> {
   /** Topic the lines are fed to, as partition 0. */
   readonly topic: string;
   /** Lines per batch: one flush (pre-aggregation, watermark) per batch. */
@@ -27,7 +32,14 @@ const NEWLINE = 10;
  * end every window closes. Blank lines are skipped, but keep their line numbers.
  */
 export async function replayLines(topology: Topology, input: Readable, options: ReplayOptions): Promise<ReplayResult> {
-  const runtime = new InProcessRuntime(topology, { partitions: { [options.topic]: 1 } });
+  const runtime = new InProcessRuntime(topology, {
+    partitions: { [options.topic]: 1 },
+    maxFutureMs: options.maxFutureMs,
+    deserializationExceptionHandler: options.deserializationExceptionHandler,
+    deadLetterSink: options.deadLetterSink,
+    wallClock: options.wallClock,
+    log: options.log,
+  });
   const batchLines = options.batchLines ?? 4096;
   const commitEvery = options.commitEveryBatches ?? 64;
   const started = performance.now();

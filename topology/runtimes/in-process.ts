@@ -1,6 +1,12 @@
+import { RetailStreamsError } from '../api/errors.ts';
+import { decide, deadLetterHeaders, type DeadLetterContext, type DeserializationHandler } from '../api/handlers.ts';
+import type { Logger } from '../api/log.ts';
 import type { RecordOrigin } from '../api/record.ts';
+import type { ExternalSink, ExternalSinkFactory } from '../api/sink.ts';
 import type { Topology } from '../internals/compile.ts';
-import { StreamTask, type RawRecord, type TaskEnv } from '../internals/task.ts';
+import { partitionFor } from '../internals/partitioner.ts';
+import { DEAD_LETTER_RECORDS, FUTURE_TIMESTAMP, StreamTask, type RawRecord, type TaskEnv } from '../internals/task.ts';
+import { DEFAULT_MAX_FUTURE_MS } from './kafka/config.ts';
 
 export interface InProcessOptions {
   /** Partition counts of input and output topics; others default to `defaultPartitions`. */
@@ -9,6 +15,18 @@ export interface InProcessOptions {
   readonly idleMs?: number;
   /** Wall clock source: the test driver passes a fake one. */
   readonly wallClock?: () => number;
+  /** Event time more than this ahead of the wall clock is dead-lettered as `future-timestamp`; default 1 hour, `Infinity` turns the guard off. */
+  readonly maxFutureMs?: number;
+  /** What to do with a record a source cannot deserialize; default `log-and-fail`, as in Kafka Streams' TopologyTestDriver. */
+  readonly deserializationExceptionHandler?: DeserializationHandler;
+  /** An output topic that receives every dead letter: key and value as read, reason and origin in `deadLetterHeaders`. */
+  readonly deadLetterQueueTopic?: string;
+  /** Dead letters to a sink outside Kafka (replay's files): one sink per task, committed with the task's own sinks. */
+  readonly deadLetterSink?: ExternalSinkFactory<Uint8Array | null, DeadLetterContext>;
+  /** Keeps every dead letter in `deadLetters` (the test driver); off for a replay, whose input has no end in size. */
+  readonly retainDeadLetters?: boolean;
+  /** Dead letters are logged here as warnings; none by default (the driver and replay keep stderr for the user). */
+  readonly log?: Logger;
 }
 
 export interface TopicRecord extends RawRecord {
@@ -16,11 +34,8 @@ export interface TopicRecord extends RawRecord {
   readonly partition: number;
 }
 
-export interface DeadLetter {
-  readonly origin: RecordOrigin;
-  readonly reason: string;
-  readonly raw: RawRecord;
-}
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const where = (o: RecordOrigin): string => `${o.topic}[${o.partition}]@${o.offset}`;
 
 /**
  * Runs a whole topology in this thread with in-memory topics: the engine of the test driver
@@ -36,7 +51,10 @@ export class InProcessRuntime {
   private readonly internalQueue: TopicRecord[] = [];
   private readonly offsets = new Map<string, number>();
   readonly metrics = new Map<string, number>();
-  readonly deadLetters: DeadLetter[] = [];
+  /** Every dead letter, in order, when `retainDeadLetters` is set. */
+  readonly deadLetters: DeadLetterContext[] = [];
+  /** Sinks of `deadLetterSink`, by task id, made on a task's first dead letter. */
+  private readonly deadLetterSinks = new Map<string, ExternalSink<Uint8Array | null, DeadLetterContext>>();
   private readonly env: TaskEnv;
 
   constructor(topology: Topology, options: InProcessOptions = {}) {
@@ -57,8 +75,14 @@ export class InProcessRuntime {
       return n;
     };
     const clock = options.wallClock ?? Date.now;
+    const handler = options.deserializationExceptionHandler ?? 'log-and-fail';
+    const dlqTopic = options.deadLetterQueueTopic;
+    const sinkFactory = options.deadLetterSink;
+    const retain = options.retainDeadLetters === true;
+    const log = options.log;
     this.env = {
       idleMs: options.idleMs ?? 30_000,
+      maxFutureMs: options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
       wallClock: clock,
       partitionsOf: countOf,
       send: (topic, partition, key, value, timestamp, headers) => {
@@ -74,9 +98,19 @@ export class InProcessRuntime {
         }
       },
       count: (metric, n) => this.metrics.set(metric, (this.metrics.get(metric) ?? 0) + n),
-      deadLetter: (origin, reason, raw) => {
-        this.deadLetters.push({ origin, reason, raw });
-        this.env.count('dead-letter-records', 1);
+      // Rare (invalid records only): allocations here cost nothing on the hot path.
+      deadLetter: (c) => {
+        if (retain) this.deadLetters.push(c);
+        this.env.count(DEAD_LETTER_RECORDS, 1);
+        // Written before the handler decides, as Kafka Streams does: a failing run keeps the record.
+        if (dlqTopic !== undefined) this.env.send(dlqTopic, partitionFor(c.key, countOf(dlqTopic)), c.key, c.value, c.timestamp, deadLetterHeaders(c));
+        if (sinkFactory !== undefined) this.deadLetterSinkOf(c.origin, sinkFactory).write({ key: c.key, value: c, timestamp: c.timestamp });
+        log?.warn(`dead letter at ${where(c.origin)} (${c.reason}): ${messageOf(c.error)}`);
+        // A record from the future is data the guard refuses, not a serde failure: never fatal.
+        if (c.reason !== FUTURE_TIMESTAMP && decide(handler, c) === 'fail')
+          throw new RetailStreamsError('fatal', `cannot deserialize the record at ${where(c.origin)} (${c.reason}): ${messageOf(c.error)}; the deserialization exception handler answered fail`, {
+            cause: c.error,
+          });
       },
     };
     for (const sub of topology.subtopologies) {
@@ -90,6 +124,14 @@ export class InProcessRuntime {
 
   partitionsOf(topic: string): number {
     return this.env.partitionsOf(topic);
+  }
+
+  /** The dead-letter sink of the task that read `origin`, as if the task owned it: its files bear the task's id. */
+  private deadLetterSinkOf(origin: RecordOrigin, factory: ExternalSinkFactory<Uint8Array | null, DeadLetterContext>): ExternalSink<Uint8Array | null, DeadLetterContext> {
+    const taskId = this.taskFor(origin.topic, origin.partition).id;
+    let sink = this.deadLetterSinks.get(taskId);
+    if (sink === undefined) this.deadLetterSinks.set(taskId, (sink = factory(taskId)));
+    return sink;
   }
 
   taskFor(topic: string, partition: number): StreamTask {
@@ -161,6 +203,7 @@ export class InProcessRuntime {
 
   async commit(): Promise<void> {
     for (const task of this.tasks.values()) await task.commitSinks();
+    for (const sink of this.deadLetterSinks.values()) await sink.commit();
   }
 
   /** Removes and returns what was written to an output topic since the last read. */
@@ -176,5 +219,6 @@ export class InProcessRuntime {
 
   async close(): Promise<void> {
     for (const task of this.tasks.values()) await task.close();
+    for (const sink of this.deadLetterSinks.values()) await sink.close();
   }
 }

@@ -1,11 +1,16 @@
+import type { DeadLetterContext } from '../api/handlers.ts';
 import type { Serde } from '../api/serdes.ts';
 import type { Topology } from '../internals/compile.ts';
 import { partitionFor } from '../internals/partitioner.ts';
 import type { RawRecord } from '../internals/task.ts';
-import { InProcessRuntime, type DeadLetter, type InProcessOptions } from './in-process.ts';
+import { InProcessRuntime, type InProcessOptions } from './in-process.ts';
 
-export interface TestDriverOptions extends Omit<InProcessOptions, 'wallClock'> {
-  /** Initial value of the fake wall clock (epoch ms). */
+export interface TestDriverOptions extends Omit<InProcessOptions, 'wallClock' | 'retainDeadLetters'> {
+  /**
+   * Initial value of the fake wall clock (epoch ms); default the real time at construction, as
+   * in Kafka Streams' TopologyTestDriver. The event-time guard (`maxFutureMs`, 1 hour by default)
+   * reads this clock: a record stamped more than that after it is dead-lettered as `future-timestamp`.
+   */
   readonly wallClockStart?: number;
 }
 
@@ -21,6 +26,8 @@ export interface TestOutputRecord<K, V> {
   readonly value: V;
   readonly timestamp: number;
   readonly partition: number;
+  /** Present when the record has headers (dead letters, late records). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -33,8 +40,8 @@ export class TopologyTestDriver {
   private clock: number;
 
   constructor(topology: Topology, options: TestDriverOptions = {}) {
-    this.clock = options.wallClockStart ?? 0;
-    this.runtime = new InProcessRuntime(topology, { ...options, wallClock: () => this.clock });
+    this.clock = options.wallClockStart ?? Date.now();
+    this.runtime = new InProcessRuntime(topology, { ...options, wallClock: () => this.clock, retainDeadLetters: true });
   }
 
   createInputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>): TestInputTopic<K, V> {
@@ -59,7 +66,8 @@ export class TopologyTestDriver {
     return this.runtime.metrics.get(name) ?? 0;
   }
 
-  get deadLetters(): readonly DeadLetter[] {
+  /** Every record that failed deserialization or the event-time guard, in order. */
+  get deadLetters(): readonly DeadLetterContext[] {
     return this.runtime.deadLetters;
   }
 
@@ -104,6 +112,7 @@ export class TestInputTopic<K, V> {
     return [partition, raw];
   }
 
+  /** Throws a `RetailStreamsError` when the deserialization exception handler answers `fail`. */
   pipeInput(key: K, value: V, options: PipeOptions = {}): void {
     const [partition, raw] = this.toRaw(key, value, options);
     this.runtime.processBatch(this.topic, partition, [raw]);
@@ -136,12 +145,10 @@ export class TestOutputTopic<K, V> {
   }
 
   readRecordsToList(): TestOutputRecord<K, V>[] {
-    return this.runtime.readOutput(this.topic).map((r) => ({
-      key: this.keySerde.deserialize(r.key),
-      value: this.valueSerde.deserialize(r.value),
-      timestamp: r.timestamp,
-      partition: r.partition,
-    }));
+    return this.runtime.readOutput(this.topic).map((r) => {
+      const out = { key: this.keySerde.deserialize(r.key), value: this.valueSerde.deserialize(r.value), timestamp: r.timestamp, partition: r.partition };
+      return r.headers === undefined ? out : { ...out, headers: r.headers };
+    });
   }
 
   readKeyValuesToList(): [K, V][] {

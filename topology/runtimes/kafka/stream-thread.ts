@@ -2,7 +2,8 @@ import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
 import { decide, deadLetterHeaders, type DeadLetterContext } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Topology } from '../../internals/compile.ts';
-import type { RawRecord } from '../../internals/task.ts';
+import { DEAD_LETTER_RECORDS, type RawRecord } from '../../internals/task.ts';
+import { partitionFor } from '../../internals/partitioner.ts';
 import type { Persistence } from '../../../state-stores/memory.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
 import { AtLeastOnceCommitter } from './alos-committer.ts';
@@ -200,12 +201,13 @@ export class StreamThread {
    * by the event-time guard never does.
    */
   private deadLetter(t: ActiveTask, c: DeadLetterContext): void {
-    this.count('dead-letter-records', 1);
+    this.count(DEAD_LETTER_RECORDS, 1);
     const where = `${c.origin.topic}[${c.origin.partition}]@${c.origin.offset}`;
     const message = c.error instanceof Error ? c.error.message : String(c.error);
     const dlq = this.config.deadLetterQueueTopic;
     if (dlq !== undefined) {
-      t.collector.send(dlq, c.origin.partition % this.dlqPartitions, c.key, c.value, c.timestamp, deadLetterHeaders(c));
+      // Partitioned by key like any producer record, as Kafka Streams' dead-letter producer does.
+      t.collector.send(dlq, partitionFor(c.key, this.dlqPartitions), c.key, c.value, c.timestamp, deadLetterHeaders(c));
       this.config.log.debug(`dead letter ${where} (${c.reason}): ${message}`);
     } else this.config.log.warn(`record ${where} skipped (${c.reason}): ${message}`);
     if (c.reason === 'future-timestamp') return;
