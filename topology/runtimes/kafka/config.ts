@@ -106,7 +106,7 @@ export const DEFAULT_MAX_FUTURE_MS = 60 * 60_000;
 
 export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): ResolvedConfig => ({
   applicationId: c.applicationId,
-  brokers: (typeof c.bootstrapServers === 'string' ? c.bootstrapServers.split(',') : [...c.bootstrapServers]).map((s) => s.trim()).filter((s) => s.length > 0),
+  brokers: (typeof c.bootstrapServers === 'string' ? c.bootstrapServers.split(',') : [...(c.bootstrapServers ?? [])]).map((s) => s.trim()).filter((s) => s.length > 0),
   guarantee: c.processingGuarantee ?? 'at-least-once',
   stateDir: c.stateDir ?? join(tmpdir(), 'kafka-streams'),
   defaultStore: c.defaultStore ?? 'memory',

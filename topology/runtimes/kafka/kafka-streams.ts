@@ -102,7 +102,7 @@ export class KafkaStreams {
     if (this.current !== 'CREATED') throw new RetailStreamsError('invalid-argument', `start() is only possible once, in state CREATED (now ${this.current})`);
     this.transition('REBALANCING');
     try {
-      this.thread = await this.startThread();
+      await this.startThread();
     } catch (e) {
       this.transition('PENDING_SHUTDOWN');
       this.transition('NOT_RUNNING');
@@ -110,24 +110,33 @@ export class KafkaStreams {
     }
   }
 
-  private async startThread(): Promise<StreamThread> {
+  /**
+   * Makes a thread the current one before it starts, so that a failure during its start reaches
+   * it; a `close()` that came during the start stops it once it has started.
+   */
+  private async startThread(): Promise<void> {
     // Loaded here, so that a program using only the test driver never loads a Kafka client.
     const [{ StreamThread }, client] = await Promise.all([
       import('./stream-thread.ts'),
       this.client ?? import('./client.ts').then((m) => m.kafkajsClient),
     ]);
+    if (this.closing !== undefined) return;
     const thread: StreamThread = new StreamThread(this.topology, this.config, client, this.counters, {
       rebalancing: () => this.transition('REBALANCING'),
       running: () => this.transition('RUNNING'),
       failed: (error) => void this.onThreadFailed(thread, error),
     });
+    this.thread = thread;
     try {
       await thread.start();
     } catch (e) {
+      if (this.thread === thread) this.thread = undefined;
       await thread.stop().catch(() => {});
       throw e;
     }
-    return thread;
+    // close() ran while the thread was connecting: it stopped what existed then, and this
+    // stops what the start went on to make (the consumer, its group membership).
+    if (this.closing !== undefined) await thread.stop().catch(() => {});
   }
 
   private async onThreadFailed(thread: StreamThread, error: Error): Promise<void> {
@@ -140,11 +149,12 @@ export class KafkaStreams {
       this.config.log.error(`the uncaught exception handler threw: ${(e as Error).message}`);
     }
     await thread.stop().catch(() => {});
+    if (this.thread === thread) this.thread = undefined;
     if (response === 'replace-thread' && this.closing === undefined) {
       this.config.log.warn('replacing the stream thread; it resumes from the last commit');
       this.transition('REBALANCING');
       try {
-        this.thread = await this.startThread();
+        await this.startThread();
         return;
       } catch (e) {
         error = e as Error;
