@@ -2,19 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { BROKER_RETRY_POLICY, formatMs, retrying, type RetryPolicy } from '../../topology/internals/retry.ts';
 import { RetailStreamsError } from '../../topology/api/errors.ts';
 import type { Logger } from '../../topology/api/log.ts';
+import { memoryLog } from '../support/memory-log.ts';
 
 const fast: RetryPolicy = { initialDelayMs: 5, factor: 2, maxDelayMs: 20, giveUpAfterMs: 5_000 };
-
-function memoryLog() {
-  const lines: string[] = [];
-  const log: Logger = {
-    debug: (m) => lines.push(`debug ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-  return { log, lines };
-}
 
 const down = () => new RetailStreamsError('sink-unavailable', 'WebHDFS CREATE /x: connect ECONNREFUSED');
 
