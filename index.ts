@@ -7,7 +7,7 @@ import './topology/runtimes/kafka/install-aborted-filter.ts';
 export { StreamsBuilder, KStream, KGroupedStream, TimeWindowedKStream, KTable } from './topology/api/builder.ts';
 export type { Consumed, Produced, Grouped, Materialized } from './topology/api/builder.ts';
 export { Topology } from './topology/internals/compile.ts';
-export { TimeWindows } from './topology/api/windows.ts';
+export { TimeWindows, isWindowClosed, windowStartsFor } from './topology/api/windows.ts';
 export { Serdes, type Serde } from './topology/api/serdes.ts';
 
 // Processor API

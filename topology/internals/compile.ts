@@ -6,8 +6,8 @@ export interface Subtopology {
   readonly id: number;
   /**
    * A logged store keeping the task's stream time, for sub-topologies that read input topics
-   * and feed repartition topics: a restarted or moved task resumes its watermark, and decides
-   * lateness as before the move.
+   * and hold state or feed repartition topics: a restarted or moved task resumes its watermark,
+   * and decides lateness as before the move.
    */
   readonly streamTimeStore?: string;
   /** Node names in an order where every parent comes before its children. */
@@ -99,8 +99,14 @@ export class Topology {
       const sourceTopics = members.flatMap((n) => (n.kind === 'source' ? n.topics : []));
       if (sourceTopics.length === 0) throw new TopologyError('invalid-topology', `sub-topology ${id} (${order[0]}) has no source`);
       const sinkTopics = members.flatMap((n) => (n.kind === 'sink' ? [n.topic] : []));
-      const feedsRepartition = sinkTopics.some((t) => internal.has(t)) && sourceTopics.some((t) => !internal.has(t));
-      const streamTimeStore = feedsRepartition ? `KSTREAM-STREAM-TIME-${String(id).padStart(10, '0')}` : undefined;
+      // A task reading an input topic keeps its stream time where its state is: lateness and
+      // window closing after a restart or a move are then decided as before it (Kafka Streams
+      // keeps it in the offset commit's metadata). Stateless sub-topologies that feed no
+      // repartition topic decide nothing by stream time that outlives a batch.
+      const readsInput = sourceTopics.some((t) => !internal.has(t));
+      const feedsRepartition = sinkTopics.some((t) => internal.has(t));
+      const needsStreamTime = readsInput && (feedsRepartition || stores.length > 0);
+      const streamTimeStore = needsStreamTime ? `KSTREAM-STREAM-TIME-${String(id).padStart(10, '0')}` : undefined;
       if (streamTimeStore !== undefined) {
         this.storeBuilders.set(streamTimeStore, Stores.keyValueStore<string, number>(streamTimeStore));
         stores.push(streamTimeStore);

@@ -18,6 +18,12 @@ export interface OutputTopicSpec {
    * counts from arrival even for records whose event time is years old (dead-letter, late).
    */
   readonly logAppendTime?: boolean;
+  /**
+   * Any other topic configs, e.g. `{ 'retention.ms': '-1' }`. Records carry event time, and the
+   * broker's time retention (7 days by default) counts from a segment's newest timestamp: a
+   * non-compacted topic of records stamped long ago needs a longer retention or LogAppendTime.
+   */
+  readonly configs?: Readonly<Record<string, string>>;
 }
 
 /** Test hooks (fault injection), never for production. Injected, never read from the environment. */

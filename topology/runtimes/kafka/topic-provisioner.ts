@@ -58,9 +58,10 @@ export async function provisionTopics(admin: Admin, topology: Topology, names: T
       if (topology.stores.get(s)!.logged) want(name, n, { 'cleanup.policy': 'compact' }, name);
     }
   }
-  const outputConfigs = (spec: Pick<OutputTopicSpec, 'compacted' | 'logAppendTime'>): Record<string, string> => ({
+  const outputConfigs = (spec: Pick<OutputTopicSpec, 'compacted' | 'logAppendTime' | 'configs'>): Record<string, string> => ({
     ...(spec.compacted === true ? { 'cleanup.policy': 'compact' } : {}),
     ...(spec.logAppendTime === true ? { 'message.timestamp.type': 'LogAppendTime' } : {}),
+    ...spec.configs,
   });
   for (const spec of o.outputTopics) want(spec.name, spec.partitions, outputConfigs(spec), spec.name);
   if (o.deadLetterQueueTopic !== undefined && !counts.has(o.deadLetterQueueTopic)) want(o.deadLetterQueueTopic, 1, outputConfigs({ logAppendTime: true }), o.deadLetterQueueTopic);
