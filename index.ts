@@ -1,4 +1,11 @@
-// Public API of retail-streams.
+/**
+ * Public API of retail-streams: the DSL (`StreamsBuilder`), the Processor API, state stores, the
+ * runtimes (`KafkaStreams`, `TopologyTestDriver`, `replayLines`) and the errors.
+ *
+ * @packageDocumentation
+ * @module retail-streams
+ */
+/// <reference path="./state-stores/rocksdb-binding.d.ts" preserve="true" />
 
 // First, before the Kafka runtime loads kafkajs: the fix of its read_committed filter.
 import './topology/runtimes/kafka/install-aborted-filter.ts';
@@ -23,6 +30,7 @@ export type { KeyValueStore, WindowStore, Windowed, StateStore } from './state-s
 export { TopologyTestDriver } from './topology/runtimes/test-driver.ts';
 export { KafkaStreams, type KafkaStreamsState, type StateListener, type UncaughtExceptionHandler, type UncaughtExceptionResponse } from './topology/runtimes/kafka/kafka-streams.ts';
 export type { KafkaStreamsConfig, Guarantee, OutputTopicSpec } from './topology/runtimes/kafka/config.ts';
+export type { QueryableStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, KeyQueryMetadata, HostInfo, MemberMetadata } from './topology/runtimes/kafka/interactive-queries.ts';
 export { replayLines } from './topology/runtimes/file-replay.ts';
 
 // Errors and their handlers

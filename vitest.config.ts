@@ -1,6 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  // examples/ import the package by its name, as a user would: here that is the sources (what
+  // package.json's `retail-streams-source` export condition gives `tsc` and `node --conditions`).
+  resolve: {
+    alias: [
+      { find: /^retail-streams$/, replacement: source('./index.ts') },
+      { find: /^retail-streams\/retail$/, replacement: source('./retail.ts') },
+    ],
+  },
   test: {
     setupFiles: ['test/support/quiet-warnings.ts'],
     // Integration tests start real servers: they run one file at a time, after the unit tests.

@@ -47,7 +47,7 @@ export const config = {
   start: '2020-09-18T00:00:00Z',
   outOfOrderRatio: 0.05,
   // No late records: Kafka Streams judges lateness at its repartitioned stage, `run` per input
-  // partition (DESIGN.md), so late records would make the two count differently on purpose.
+  // partition (docs/design.md), so late records would make the two count differently on purpose.
   lateRatio: 0,
   badRatio: 0.001,
   windowMs: 60_000,

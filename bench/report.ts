@@ -1,6 +1,6 @@
 /**
  * The report of one `make bench` run: every figure (each the median of its repetitions), the
- * ratios to the DESIGN.md targets computed within the run, as JSON, a Markdown table, an SVG
+ * ratios to the docs/design.md targets computed within the run, as JSON, a Markdown table, an SVG
  * chart of the ratios, and the README's "## Benchmarks" section.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

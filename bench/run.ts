@@ -1,6 +1,6 @@
 /**
  * `make bench`: one run that starts a real broker, preloads a seeded topic, measures every figure
- * of DESIGN.md's targets side by side (each the median of several repetitions, a fresh consumer
+ * of docs/design.md's targets side by side (each the median of several repetitions, a fresh consumer
  * group each time, repetitions of competing programs interleaved so that background load hits
  * them alike), and writes bench/results/<date>.{json,md,svg} and the README's Benchmarks section.
  * Sizes and switches: bench/config.ts.

@@ -1,4 +1,5 @@
-import { Effect, Schema } from 'effect';
+import * as Effect from 'effect/Effect';
+import * as Schema from 'effect/Schema';
 import { buildKpiTopology } from '../processors/kpi-topology.ts';
 import { Duration, PositiveDuration, decodeFlags } from './flags.ts';
 

@@ -1,4 +1,4 @@
-import { Data } from 'effect';
+import * as Data from 'effect/Data';
 
 /** Every way a command can fail, each with a message for the user and an exit code. */
 export class UsageError extends Data.TaggedError('UsageError')<{ readonly message: string }> {}

@@ -1,4 +1,4 @@
-import { Schema } from 'effect';
+import * as Schema from 'effect/Schema';
 
 /** `host:port[,host:port...]`, validated once for every command that talks to Kafka. */
 export const Brokers = Schema.String.pipe(

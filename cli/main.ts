@@ -1,6 +1,7 @@
-import { Cause, Effect, Exit, Option, Schema } from 'effect';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../topology/api/log.ts';
-import { exitCodeOf, UsageError, type CliError } from './errors.ts';
+// effect loads only once a command runs: `--help` starts as fast as Node does.
+import type * as Effect from 'effect/Effect';
+import type { Logger } from '../topology/api/log.ts';
+import type { CliError } from './errors.ts';
 import { describeUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
 
 const USAGE = `usage:
@@ -19,14 +20,6 @@ export interface CommandContext {
 
 type Command = (argv: readonly string[], context: CommandContext) => Effect.Effect<void, CliError>;
 
-/** `RS_LOG_LEVEL`, read here only: the library takes the level it is given. Unset means info. */
-const logLevelFrom = (value: string | undefined): Effect.Effect<LogLevel, UsageError> =>
-  value === undefined || value === ''
-    ? Effect.succeed('info')
-    : Schema.decodeUnknown(Schema.Literal(...LOG_LEVELS))(value).pipe(
-        Effect.mapError(() => new UsageError({ message: `RS_LOG_LEVEL=${value}: expected one of ${LOG_LEVELS.join(', ')}` })),
-      );
-
 // Loaded on demand: replay never pays for loading the Kafka client, and run never for replay.
 const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./replay.ts')).replay,
@@ -43,7 +36,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   const load = COMMANDS[name];
-  const command = load === undefined ? undefined : await load();
+  const [command, Cause, Effect, Exit, Option, Schema, { createLogger, LOG_LEVELS }, { exitCodeOf, UsageError }] = await Promise.all([
+    load === undefined ? undefined : load(),
+    import('effect/Cause'),
+    import('effect/Effect'),
+    import('effect/Exit'),
+    import('effect/Option'),
+    import('effect/Schema'),
+    import('../topology/api/log.ts'),
+    import('./errors.ts'),
+  ]);
+  /** `RS_LOG_LEVEL`, read here only: the library takes the level it is given. Unset means info. */
+  const logLevelFrom = (value: string | undefined) =>
+    value === undefined || value === ''
+      ? Effect.succeed('info' as const)
+      : Schema.decodeUnknown(Schema.Literal(...LOG_LEVELS))(value).pipe(
+          Effect.mapError(() => new UsageError({ message: `RS_LOG_LEVEL=${value}: expected one of ${LOG_LEVELS.join(', ')}` })),
+        );
   const program =
     command === undefined
       ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` }))

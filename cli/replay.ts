@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { access, constants, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Effect, Either, ParseResult, Schema } from 'effect';
+import * as Effect from 'effect/Effect';
+import * as Either from 'effect/Either';
+import * as ParseResult from 'effect/ParseResult';
+import * as Schema from 'effect/Schema';
 import { buildKpiTopology, KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
 import { deadLetterFiles, fileOutputs, DATASETS } from '../processors/file-outputs.ts';
 import { LATE_RECORDS, VALID_RECORDS } from '../processors/kpi-preaggregate.ts';

@@ -28,12 +28,21 @@ const RunFlags = Schema.Struct({
   idle: Schema.optionalWith(PositiveDuration, { default: () => 30_000 }),
   guarantee: Schema.optionalWith(Schema.Literal('at-least-once', 'exactly-once'), { default: () => 'at-least-once' as const }),
   'replication-factor': Schema.optionalWith(IntFromString(1, 5), { default: () => 1 }),
+  /** Warm copies of each stateful task kept by other processes of the group (`num.standby.replicas`). */
+  'standby-replicas': Schema.optionalWith(IntFromString(0, 10), { default: () => 0 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
   /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
   registry: Schema.optional(RegistryUrl),
   /** Values of the KPI topics: JSON, or Avro with schemas registered under `<topic>-value`. */
   'output-format': Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
   'max-future': Schema.optionalWith(MaxFuture, { default: () => 3_600_000 }),
+  /** Serve the dashboard, interactive queries, /metrics and /health on this port (0: any free port). */
+  http: Schema.optional(IntFromString(0, 65_535)),
+  'http-host': Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => '127.0.0.1' }),
+  /** Required as `Authorization: Bearer <token>` by /api/* and /metrics. */
+  'http-token': Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  /** host:port other members reach this one's queries at (Kafka Streams' application.server); default the --http address. */
+  'application-server': Schema.optional(Schema.String.pipe(Schema.pattern(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/))),
 });
 
 
@@ -51,10 +60,15 @@ const ENV = {
   idle: 'RS_IDLE',
   guarantee: 'RS_GUARANTEE',
   'replication-factor': 'RS_REPLICATION_FACTOR',
+  'standby-replicas': 'RS_STANDBY_REPLICAS',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
   registry: 'RS_REGISTRY',
   'output-format': 'RS_OUTPUT_FORMAT',
   'max-future': 'RS_MAX_FUTURE',
+  http: 'RS_HTTP',
+  'http-host': 'RS_HTTP_HOST',
+  'http-token': 'RS_HTTP_TOKEN',
+  'application-server': 'RS_APPLICATION_SERVER',
 };
 
 export const KPI_TOPICS = {
@@ -121,6 +135,25 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       lateRecords: { topic: KPI_TOPICS.late },
     });
     const kpiPartitions = flags['kpi-partitions'];
+    // --http: the page, queries and metrics, up before the instance so they tell why nothing runs yet.
+    const httpPort = flags.http;
+    const dashboard =
+      httpPort === undefined
+        ? undefined
+        : yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: async () =>
+                (await import('./http/dashboard.ts')).startDashboard({
+                  brokers: flags.brokers, host: flags['http-host'], port: httpPort, token: flags['http-token'], applicationServer: flags['application-server'],
+                  groupId: flags.group, inputTopic: flags.input, topics: KPI_TOPICS, windowMs: flags.window, log: context.logger('http'),
+                  ...(kpiSerdes.timeKpiSerde === undefined ? {} : { decodeTime: (b: Buffer) => kpiSerdes.timeKpiSerde!.deserialize(b) }),
+                  ...(kpiSerdes.countryKpiSerde === undefined ? {} : { decodeCountry: (b: Buffer) => kpiSerdes.countryKpiSerde!.deserialize(b) }),
+                }),
+              catch: (e) => new UsageError({ message: `run: --http: cannot serve on ${flags['http-host']}:${httpPort}: ${(e as Error).message}` }),
+            }),
+            (d) => Effect.promise(() => d.close()),
+          );
+    if (dashboard !== undefined) log.info(`dashboard at ${dashboard.url}${flags['http-token'] === undefined ? '' : ' (add #token=<token> to the address)'}; queries advertised as ${dashboard.advertised}`);
     // Test hook (fault injection), never for production: every Nth transaction commit fails
     // with an unknown outcome. Read here, by the application; the library only takes it injected.
     const txnUnknownEvery = Number.parseInt(process.env.RS_FAULT_TXN_UNKNOWN ?? '', 10);
@@ -135,9 +168,11 @@ export const run = (argv: readonly string[], context: CommandContext) =>
         idleMs: flags.idle,
         maxFutureMs: flags['max-future'],
         replicationFactor: flags['replication-factor'],
+        numStandbyReplicas: flags['standby-replicas'],
         logger: log,
         deadLetterQueueTopic: KPI_TOPICS.deadLetter,
         deserializationExceptionHandler: KPI_DEAD_LETTER_HANDLER,
+        ...(dashboard === undefined ? {} : { applicationServer: dashboard.advertised }),
         outputTopics: [
           { name: KPI_TOPICS.time, partitions: kpiPartitions, compacted: true },
           { name: KPI_TOPICS.country, partitions: kpiPartitions, compacted: true },
@@ -178,6 +213,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
           log.info(`stopped; processed ${k.metrics().get('records-processed') ?? 0} records`);
         }),
     );
+    dashboard?.attach(streams);
     // Runs before the runtime's release: a batch waiting for the registry gives up uncommitted.
     yield* Effect.addFinalizer(() => Effect.sync(() => invoiceSerde.close()));
     log.info(`running group ${flags.group} on ${flags.input}; KPI files in ${flags.sink}`);

@@ -1,4 +1,5 @@
-import { Effect, Schema } from 'effect';
+import * as Effect from 'effect/Effect';
+import * as Schema from 'effect/Schema';
 import { simulate as produce } from '../simulator/producer.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';

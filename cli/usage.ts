@@ -2,7 +2,7 @@
 export const simulateUsage =
   'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json|avro --seed 42 [--registry URL --schema-version 1|2 --late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
 export const runUsage =
-  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out|hdfs://host:9870/path [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --registry URL --output-format json|avro --max-future 1h|off]';
+  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out|hdfs://host:9870/path [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --standby-replicas 0 --registry URL --output-format json|avro --max-future 1h|off --http PORT --http-host 127.0.0.1 --http-token TOKEN --application-server HOST:PORT]';
 export const replayUsage =
   'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--max-future 1h|off] [--overwrite]';
 export const watchUsage =

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
+import * as EffectDuration from 'effect/Duration';
+import * as Effect from 'effect/Effect';
+import * as Schedule from 'effect/Schedule';
+import * as Schema from 'effect/Schema';
 import { Kafka, logLevel } from 'kafkajs';
 import { PositiveDuration, IntFromString, decodeFlags } from './flags.ts';
 import { Brokers } from './kafka-flags.ts';

@@ -1,5 +1,5 @@
 /**
- * The invoice contract of DESIGN.md: a validating decoder and the per-invoice enrichment.
+ * The invoice contract of docs/design.md: a validating decoder and the per-invoice enrichment.
  * Decoding never throws: a bad record becomes an `InvalidInvoice` with a reason (the serde
  * turns that into a `RecordRejectedError`, so the runtime dead-letters it under that reason).
  */

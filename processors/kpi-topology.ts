@@ -42,7 +42,7 @@ export const PARTIALS = 'kpi-partials';
 
 /**
  * The deserialization handler to run this topology with: an invalid invoice never stops the
- * pipeline (DESIGN.md); the runtime writes it to its dead-letter queue, counts it and goes on.
+ * pipeline (docs/design.md); the runtime writes it to its dead-letter queue, counts it and goes on.
  */
 export const KPI_DEAD_LETTER_HANDLER: DeserializationHandler = 'log-and-continue';
 

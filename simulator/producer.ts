@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { kafkaErrorType, SEQUENCE_LOST_ERRORS } from '../topology/runtimes/kafka/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
@@ -121,6 +121,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     o.log.info(`registered invoice schema version ${version} under ${valueSubject(o.topic)}: schema id ${id}`);
     avro = { type: parseSchema(schema), id, version };
   }
+  // Loaded here, not at the top: importing the retail application does not load the Kafka client.
+  const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({ clientId: 'retail-streams-simulator', brokers: [...o.brokers], connectionTimeout: 3_000, retry: { retries: 3 }, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {

@@ -4,9 +4,12 @@
  * a registry that cannot be reached right now (wait and retry: the record may be good), and a
  * schema the registry refuses (an incompatible version: the producer must be told).
  */
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avsc from 'avsc';
 import { avroOptions, parseSchema, type AvroType } from './avro.ts';
+
+/** The client's `SchemaType.AVRO`, without loading the client to read it. */
+const AVRO = 'AVRO' as SchemaType.AVRO;
 
 /** The registry could not answer (down, timed out, 5xx, refused the connection): try again later. */
 export class RegistryUnavailableError extends Error {
@@ -54,7 +57,8 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 export class RegistryClient implements SchemaSource {
   readonly url: string;
   readonly description: string;
-  private readonly sr: SchemaRegistry;
+  // The client (and its HTTP stack) loads on the first request: decoding JSON never pays for it.
+  private readonly sr: () => Promise<SchemaRegistry>;
 
   constructor(url: string, options: RegistryClientOptions = {}) {
     this.url = url.replace(/\/+$/, '');
@@ -64,10 +68,12 @@ export class RegistryClient implements SchemaSource {
     const withTimeout = () => ({
       prepareRequest: (next: () => Promise<{ enhance(extras: { timeout: number }): unknown }>) => next().then((req) => req.enhance({ timeout })),
     });
-    this.sr = new SchemaRegistry(
-      { host: this.url, clientId: options.clientId ?? 'retail-streams', middlewares: [withTimeout as never] },
-      { [SchemaType.AVRO]: avroOptions() },
-    );
+    let client: Promise<SchemaRegistry> | undefined;
+    this.sr = () =>
+      (client ??= import('@kafkajs/confluent-schema-registry').then(
+        ({ SchemaRegistry, SchemaType }) =>
+          new SchemaRegistry({ host: this.url, clientId: options.clientId ?? 'retail-streams', middlewares: [withTimeout as never] }, { [SchemaType.AVRO]: avroOptions() }),
+      ));
   }
 
   /**
@@ -76,7 +82,7 @@ export class RegistryClient implements SchemaSource {
    */
   async register(subject: string, schema: object): Promise<number> {
     try {
-      const { id } = await this.sr.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+      const { id } = await (await this.sr()).register({ type: AVRO, schema: JSON.stringify(schema) }, { subject });
       return id;
     } catch (e) {
       const status = statusOf(e);
@@ -90,7 +96,7 @@ export class RegistryClient implements SchemaSource {
   async lookup(id: number): Promise<SchemaLookup> {
     let type: unknown;
     try {
-      type = await this.sr.getSchema(id);
+      type = await (await this.sr()).getSchema(id);
     } catch (e) {
       const status = statusOf(e);
       // Confluent answers 404 with error code 40403 "Schema N not found"; Apicurio the same text.

@@ -8,12 +8,18 @@
 //   const slow = broker.holdNext('admin.connect'); ... slow.release();
 //   ... broker.calls (every operation, in order), broker.records('out'), broker.committed('app') ...
 //
-// Topics are arrays of records per partition. Transactions stage their records and offsets
-// and apply them on commit only. One consumer per group is assumed: on `run()` it joins with
-// every partition of the topics it subscribed to, then feeds each partition's records, from
-// the group's committed offset (or the beginning), to `eachBatch`, one batch per partition at
-// a time, as new records arrive.
-import type { Kafka, Message } from 'kafkajs';
+// Topics are arrays of records per partition. A transaction's records take their offsets when
+// sent, stay invisible to consumers (which read committed) until it commits and are skipped
+// for good once it aborts; its offsets apply on commit only. Sends answer with the base offset
+// per partition, as the broker does. Consumers of a group share its partitions: when a member
+// runs, stops or dies (`kill`), the group rebalances, the first member left as leader runs its
+// `partitionAssigners` (kafkajs's round robin without them) and every member gets GROUP_JOIN
+// with its partitions. A member feeds each assigned, unpaused partition's records, from its
+// position (a seek, or the group's committed offset, or the beginning), to `eachBatch`, one
+// batch per partition at a time, as new records arrive.
+//
+//   broker.kill(1)   // the second client made (its KafkaStreams instance) dies as with kill -9
+import { AssignerProtocol, type Kafka, type Message } from 'kafkajs';
 import type { ClientOptions, KafkaClientFactory } from '../../topology/runtimes/kafka/client.ts';
 
 export interface StoredRecord {
@@ -24,6 +30,8 @@ export interface StoredRecord {
   readonly headers: Readonly<Record<string, string>> | undefined;
   /** The producer that wrote it: its transactional id, or `producer-<n>`. */
   readonly writer: string;
+  /** A transactional record: `pending` until its transaction commits (then undefined), `aborted` after an abort. */
+  txn?: 'pending' | 'aborted' | undefined;
 }
 
 export interface Call {
@@ -57,6 +65,21 @@ interface Failure {
 interface SendBatchArgs {
   readonly topicMessages?: readonly { readonly topic: string; readonly messages: readonly Message[] }[];
 }
+
+/** What the broker answers a produce request with, per partition (kafkajs's RecordMetadata). */
+interface Ack {
+  readonly topicName: string;
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly baseOffset: string;
+}
+
+/** One `kafka()` client: everything made from it dies with it (`FakeBroker.kill`). */
+interface ClientLife {
+  dead: boolean;
+}
+
+const deadError = () => kafkaError('NETWORK_EXCEPTION', 'fake broker: this client was killed');
 
 interface OffsetsArgs {
   readonly consumerGroupId: string;
@@ -111,6 +134,9 @@ export class FakeBroker {
   private readonly failures: Failure[] = [];
   private readonly holds: { op: string; until: Promise<void> }[] = [];
   private readonly watchers = new Set<() => void>();
+  /** Running members of each group, in join order (the first is the leader). */
+  private readonly members = new Map<string, FakeConsumer[]>();
+  private readonly lives: ClientLife[] = [];
   private producerCount = 0;
   private consumerCount = 0;
   private adminCount = 0;
@@ -124,20 +150,73 @@ export class FakeBroker {
 
   /** A client of its own, for code that takes a `Kafka`. */
   kafka(): Kafka {
+    const life: ClientLife = { dead: false };
+    this.lives.push(life);
     const fake = {
       producer: (options: { transactionalId?: string } = {}) => {
-        const p = new FakeProducer(this, options.transactionalId ?? `producer-${++this.producerCount}`, options);
+        const p = new FakeProducer(this, options.transactionalId ?? `producer-${++this.producerCount}`, options, life);
         this.producers.push(p);
         return p;
       },
-      consumer: (options: { groupId: string }) => {
-        const c = new FakeConsumer(this, `consumer-${++this.consumerCount}`, options.groupId);
+      consumer: (options: { groupId: string; partitionAssigners?: readonly AssignerFactory[] }) => {
+        const c = new FakeConsumer(this, `consumer-${++this.consumerCount}`, options.groupId, options.partitionAssigners ?? [], life);
         this.consumers.push(c);
         return c;
       },
-      admin: () => new FakeAdmin(this, `admin-${++this.adminCount}`),
+      admin: () => new FakeAdmin(this, `admin-${++this.adminCount}`, life),
     };
     return fake as unknown as Kafka;
+  }
+
+  /**
+   * The n-th client made (0-based: one per KafkaStreams stream thread, one per `kafka()` call)
+   * dies as its process would on `kill -9`: its consumers leave their groups at once (the session
+   * timeout, elapsed), and every later call of its producers, consumers and admins fails.
+   */
+  kill(client: number): void {
+    const life = this.lives[client];
+    if (life === undefined) throw new Error(`no client ${client}`);
+    life.dead = true;
+    for (const c of this.consumers) if (c.life === life) c.die();
+  }
+
+  /** @internal A member joins its group (`run()`), or leaves it (`stop()`, death): every member gets a new assignment. */
+  async rebalance(consumer: FakeConsumer, joining: boolean): Promise<void> {
+    let list = this.members.get(consumer.groupId);
+    if (list === undefined) this.members.set(consumer.groupId, (list = []));
+    const i = list.indexOf(consumer);
+    if (joining && i < 0) list.push(consumer);
+    if (!joining && i >= 0) list.splice(i, 1);
+    const members = [...list];
+    if (members.length === 0) return;
+    for (const m of members) m.rebalancing();
+    const leader = members[0]!;
+    const topics = [...new Set(members.flatMap((m) => m.subscribed))];
+    let assignment: Map<FakeConsumer, Record<string, number[]>>;
+    const factory = leader.assigners[0];
+    if (factory === undefined) {
+      // kafkajs's default: round robin over every partition of the subscribed topics.
+      assignment = new Map(members.map((m) => [m, {}]));
+      const sorted = [...members].sort((a, b) => (a.who < b.who ? -1 : 1));
+      let n = 0;
+      for (const t of topics) for (let p = 0; p < this.partitionCount(t); p++) ((assignment.get(sorted[n++ % sorted.length]!)![t] ??= []) as number[]).push(p);
+    } else {
+      const cluster = { findTopicPartitionMetadata: (t: string) => Array.from({ length: this.partitionCount(t) }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0] })) };
+      const assigner = factory({ cluster, groupId: consumer.groupId, logger: undefined });
+      const metadata = members.map((m) => {
+        const a = (m.assigners[0] ?? factory)({ cluster, groupId: consumer.groupId, logger: undefined });
+        return { memberId: m.who, memberMetadata: a.protocol({ topics: m.subscribed }).metadata };
+      });
+      const result = await assigner.assign({ members: metadata, topics: leader.subscribed });
+      assignment = new Map(members.map((m) => [m, {}]));
+      for (const r of result) {
+        const m = members.find((x) => x.who === r.memberId);
+        if (m !== undefined) assignment.set(m, AssignerProtocol.MemberAssignment.decode(r.memberAssignment)?.assignment ?? {});
+      }
+    }
+    // Members that left or died while the leader was assigning get nothing.
+    const still = this.members.get(consumer.groupId) ?? [];
+    for (const [m, a] of assignment) if (still.includes(m)) m.assign(a, leader.who);
   }
 
   setClock(clock: () => number): void {
@@ -165,11 +244,16 @@ export class FakeBroker {
     return this.topics.get(name)?.configs;
   }
 
-  /** The records of a topic (one partition, or all of them in partition order). */
+  /** The committed records of a topic (one partition, or all of them in partition order). */
   records(topic: string, partition?: number): StoredRecord[] {
     const t = this.topics.get(topic);
     if (t === undefined) return [];
-    return partition === undefined ? t.partitions.flat() : [...(t.partitions[partition] ?? [])];
+    return (partition === undefined ? t.partitions.flat() : [...(t.partitions[partition] ?? [])]).filter((r) => r.txn === undefined);
+  }
+
+  /** The end offset of a partition (pending and aborted transactional records included, as in Kafka). */
+  endOffset(topic: string, partition: number): number {
+    return this.topics.get(topic)?.partitions[partition]?.length ?? 0;
   }
 
   /** Values of a topic's records as text, in partition then offset order. */
@@ -241,8 +325,8 @@ export class FakeBroker {
     }
   }
 
-  /** @internal */
-  append(topic: string, partition: number, m: Message, writer: string): void {
+  /** @internal Appends a record and returns it (with its offset). */
+  append(topic: string, partition: number, m: Message, writer: string, txn?: 'pending'): StoredRecord {
     if (!this.topics.has(topic)) this.createTopic(topic, partition + 1);
     const t = this.topics.get(topic)!;
     while (t.partitions.length <= partition) {
@@ -250,7 +334,31 @@ export class FakeBroker {
       t.low.push(0);
     }
     const list = t.partitions[partition]!;
-    list.push({ offset: String(list.length), key: asBuffer(m.key), value: asBuffer(m.value), timestamp: m.timestamp ?? String(this.clock()), headers: asHeaders(m.headers), writer });
+    const record: StoredRecord = { offset: String(list.length), key: asBuffer(m.key), value: asBuffer(m.value), timestamp: m.timestamp ?? String(this.clock()), headers: asHeaders(m.headers), writer, txn };
+    list.push(record);
+    if (txn === undefined) for (const w of this.watchers) w();
+    return record;
+  }
+
+  /** @internal Appends a send's records; the answer holds each partition's base offset. */
+  appendBatch(topicMessages: SendBatchArgs['topicMessages'], writer: string, txn?: 'pending'): { acks: Ack[]; records: StoredRecord[] } {
+    const acks = new Map<string, Ack>();
+    const records: StoredRecord[] = [];
+    for (const { topic, messages } of topicMessages ?? []) {
+      for (const m of messages) {
+        const partition = m.partition ?? 0;
+        const r = this.append(topic, partition, m, writer, txn);
+        records.push(r);
+        const key = `${topic}/${partition}`;
+        if (!acks.has(key)) acks.set(key, { topicName: topic, partition, errorCode: 0, baseOffset: r.offset });
+      }
+    }
+    return { acks: [...acks.values()], records };
+  }
+
+  /** @internal A transaction ended: its records become visible, or are skipped for good. */
+  settle(records: readonly StoredRecord[], committed: boolean): void {
+    for (const r of records) r.txn = committed ? undefined : 'aborted';
     for (const w of this.watchers) w();
   }
 
@@ -285,6 +393,7 @@ export class FakeTransaction {
   /** Records sent in the transaction, in order, as they were handed over. */
   readonly sent: { topic: string; messages: Message[] }[] = [];
   readonly offsets: OffsetsArgs[] = [];
+  private readonly written: StoredRecord[] = [];
   private readonly broker: FakeBroker;
   readonly id: string;
   private readonly producer: FakeProducer;
@@ -295,13 +404,16 @@ export class FakeTransaction {
     this.id = id;
   }
 
-  async sendBatch(args: SendBatchArgs): Promise<unknown[]> {
+  async sendBatch(args: SendBatchArgs): Promise<Ack[]> {
     await roundTrip();
+    this.producer.checkAlive();
     this.broker.enter(this.id, 'txn.sendBatch', args.topicMessages);
     this.expectOpen('sendBatch');
     this.broker.checkRecords(args.topicMessages);
     for (const tm of args.topicMessages ?? []) this.sent.push({ topic: tm.topic, messages: [...tm.messages] });
-    return [];
+    const { acks, records } = this.broker.appendBatch(args.topicMessages, this.producer.who, 'pending');
+    this.written.push(...records);
+    return acks;
   }
 
   async sendOffsets(args: OffsetsArgs): Promise<void> {
@@ -313,18 +425,28 @@ export class FakeTransaction {
 
   async commit(): Promise<void> {
     await roundTrip();
+    this.producer.checkAlive();
     this.broker.enter(this.id, 'txn.commit');
     this.expectOpen('commit');
     this.state = 'committed';
-    for (const { topic, messages } of this.sent) for (const m of messages) this.broker.append(topic, m.partition ?? 0, m, this.producer.who);
     for (const o of this.offsets) this.broker.commitGroupOffsets(o.consumerGroupId, o.topics);
+    this.broker.settle(this.written, true);
   }
 
   async abort(): Promise<void> {
     await roundTrip();
+    this.producer.checkAlive();
     this.broker.enter(this.id, 'txn.abort');
     this.expectOpen('abort');
     this.state = 'aborted';
+    this.broker.settle(this.written, false);
+  }
+
+  /** @internal A newer producer with the same id fenced this one: its open transaction is aborted. */
+  fence(): void {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    this.broker.settle(this.written, false);
   }
 
   isActive(): boolean {
@@ -343,15 +465,23 @@ export class FakeProducer {
   disconnected = false;
   readonly transactions: FakeTransaction[] = [];
   private readonly broker: FakeBroker;
+  private readonly life: ClientLife;
 
-  constructor(broker: FakeBroker, who: string, options: Readonly<Record<string, unknown>>) {
+  constructor(broker: FakeBroker, who: string, options: Readonly<Record<string, unknown>>, life: ClientLife) {
     this.broker = broker;
     this.who = who;
     this.options = options;
+    this.life = life;
+  }
+
+  /** @internal */
+  checkAlive(): void {
+    if (this.life.dead) throw deadError();
   }
 
   async connect(): Promise<void> {
     await roundTrip();
+    this.checkAlive();
     this.broker.enter(this.who, 'producer.connect');
     this.connected = true;
     this.disconnected = false;
@@ -363,17 +493,20 @@ export class FakeProducer {
     this.disconnected = true;
   }
 
-  async sendBatch(args: SendBatchArgs & { acks?: number }): Promise<unknown[]> {
+  async sendBatch(args: SendBatchArgs & { acks?: number }): Promise<Ack[]> {
     await roundTrip();
+    this.checkAlive();
     this.broker.enter(this.who, 'producer.sendBatch', args.topicMessages);
     if (!this.connected) throw new Error(`${this.who}: sendBatch on a producer that is not connected`);
     this.broker.checkRecords(args.topicMessages);
-    for (const { topic, messages } of args.topicMessages ?? []) for (const m of messages) this.broker.append(topic, m.partition ?? 0, m, this.who);
-    return [];
+    return this.broker.appendBatch(args.topicMessages, this.who).acks;
   }
 
   async transaction(): Promise<FakeTransaction> {
     await roundTrip();
+    this.checkAlive();
+    // The first transaction of a transactional id fences older producers with it, as InitProducerId does.
+    if (this.transactions.length === 0) for (const p of this.broker.producers) if (p !== this && p.who === this.who) for (const t of p.transactions) t.fence();
     const txn = new FakeTransaction(this.broker, this, `${this.who}#${this.transactions.length + 1}`);
     this.broker.enter(txn.id, 'txn.begin');
     if (!this.connected) throw new Error(`${this.who}: transaction on a producer that is not connected`);
@@ -387,6 +520,12 @@ interface RunOptions {
   readonly eachBatch: (payload: unknown) => Promise<void>;
 }
 
+interface FakeAssigner {
+  protocol(args: { topics: readonly string[] }): { name: string; metadata: Buffer };
+  assign(args: { members: { memberId: string; memberMetadata: Buffer }[]; topics: readonly string[] }): Promise<{ memberId: string; memberAssignment: Buffer }[]>;
+}
+type AssignerFactory = (config: { cluster: unknown; groupId: string; logger: unknown }) => FakeAssigner;
+
 export class FakeConsumer {
   readonly who: string;
   readonly groupId: string;
@@ -395,19 +534,30 @@ export class FakeConsumer {
   connected = false;
   /** Batches handed to `eachBatch`: `topic/partition@first..last`. */
   readonly delivered: string[] = [];
+  /** The partitions it holds now, by topic. */
+  assignment: Record<string, number[]> = {};
+  /** @internal */
+  readonly assigners: readonly AssignerFactory[];
+  /** @internal */
+  readonly life: ClientLife;
   private readonly broker: FakeBroker;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly positions = new Map<string, number>();
+  private readonly paused = new Set<string>();
+  private pendingAssignment: { assignment: Record<string, number[]>; leader: string } | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
+  private eachBatch: RunOptions['eachBatch'] | undefined;
   private wake: (() => void) | undefined;
   private woken = false;
   private eventId = 0;
 
-  constructor(broker: FakeBroker, who: string, groupId: string) {
+  constructor(broker: FakeBroker, who: string, groupId: string, assigners: readonly AssignerFactory[], life: ClientLife) {
     this.broker = broker;
     this.who = who;
     this.groupId = groupId;
+    this.assigners = assigners;
+    this.life = life;
   }
 
   on(event: string, listener: Listener): () => void {
@@ -424,6 +574,7 @@ export class FakeConsumer {
 
   async connect(): Promise<void> {
     await roundTrip();
+    if (this.life.dead) throw deadError();
     this.broker.enter(this.who, 'consumer.connect');
     this.connected = true;
   }
@@ -434,15 +585,44 @@ export class FakeConsumer {
     this.subscribed.push(...args.topics);
   }
 
-  /** Joins (GROUP_JOIN with every partition of the subscribed topics, before resolving, as kafkajs does), then consumes in the background. */
+  /** Joins (the group rebalances; GROUP_JOIN arrives before this resolves, as kafkajs does), then consumes in the background. */
   async run(options: RunOptions): Promise<void> {
     this.broker.enter(this.who, 'consumer.run');
     if (!this.connected) throw new Error(`${this.who}: run before connect`);
-    const assignment: Record<string, number[]> = {};
-    for (const t of this.subscribed) assignment[t] = Array.from({ length: this.broker.partitionCount(t) }, (_, i) => i);
     this.running = true;
-    this.emit(CONSUMER_EVENTS.GROUP_JOIN, { duration: 1, groupId: this.groupId, isLeader: true, leaderId: this.who, groupProtocol: 'RoundRobinAssigner', memberId: this.who, memberAssignment: assignment });
-    this.loop = this.consume(assignment, options.eachBatch);
+    this.eachBatch = options.eachBatch;
+    await this.broker.rebalance(this, true);
+    this.applyAssignment();
+    this.loop = this.consume();
+  }
+
+  /** @internal The group is rebalancing: the next assignment will come. */
+  rebalancing(): void {
+    if (this.running) this.emit(CONSUMER_EVENTS.REBALANCING, { groupId: this.groupId, memberId: this.who });
+  }
+
+  /** @internal The leader's assignment for this member; taken between batches. */
+  assign(assignment: Record<string, number[]>, leader: string): void {
+    this.pendingAssignment = { assignment, leader };
+    this.nudge();
+  }
+
+  /** @internal Killed with its client: no more batches, no leaving the group politely. */
+  die(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.nudge();
+    void this.broker.rebalance(this, false);
+  }
+
+  private applyAssignment(): void {
+    const next = this.pendingAssignment;
+    if (next === undefined) return;
+    this.pendingAssignment = undefined;
+    this.assignment = next.assignment;
+    // As kafkajs after a rejoin: positions start again from the committed offsets.
+    this.positions.clear();
+    this.emit(CONSUMER_EVENTS.GROUP_JOIN, { duration: 1, groupId: this.groupId, isLeader: next.leader === this.who, leaderId: next.leader, groupProtocol: 'fake', memberId: this.who, memberAssignment: next.assignment });
   }
 
   seek(args: { topic: string; partition: number; offset: string }): void {
@@ -453,19 +633,28 @@ export class FakeConsumer {
 
   async commitOffsets(offsets: readonly { topic: string; partition: number; offset: string }[]): Promise<void> {
     await roundTrip();
+    if (this.life.dead) throw deadError();
     this.broker.enter(this.who, 'consumer.commitOffsets', offsets);
     const topics = [...new Set(offsets.map((o) => o.topic))].map((topic) => ({ topic, partitions: offsets.filter((o) => o.topic === topic) }));
     this.broker.commitGroupOffsets(this.groupId, topics);
   }
 
-  pause(): void {}
-  resume(): void {}
+  pause(topicPartitions: readonly { topic: string; partitions: readonly number[] }[] = []): void {
+    for (const { topic, partitions } of topicPartitions) for (const p of partitions) this.paused.add(`${topic}/${p}`);
+  }
+
+  resume(topicPartitions: readonly { topic: string; partitions: readonly number[] }[] = []): void {
+    for (const { topic, partitions } of topicPartitions) for (const p of partitions) this.paused.delete(`${topic}/${p}`);
+    this.nudge();
+  }
 
   async stop(): Promise<void> {
     this.broker.note(this.who, 'consumer.stop');
+    const wasRunning = this.running;
     this.running = false;
     this.nudge();
     await this.loop;
+    if (wasRunning && !this.life.dead) await this.broker.rebalance(this, false);
   }
 
   async disconnect(): Promise<void> {
@@ -479,17 +668,21 @@ export class FakeConsumer {
     this.wake?.();
   }
 
-  private async consume(assignment: Record<string, number[]>, eachBatch: RunOptions['eachBatch']): Promise<void> {
+  private async consume(): Promise<void> {
     const unwatch = this.broker.watch(() => this.nudge());
+    const eachBatch = this.eachBatch!;
     try {
       // The first fetch is a network round trip: no batch arrives before run() has resolved.
       await roundTrip();
       while (this.running) {
         this.woken = false;
+        this.applyAssignment();
         let advanced = false;
-        for (const [topic, partitions] of Object.entries(assignment)) {
+        for (const [topic, partitions] of Object.entries(this.assignment)) {
           for (const partition of partitions) {
             if (!this.running) return;
+            if (this.pendingAssignment !== undefined) break;
+            if (this.paused.has(`${topic}/${partition}`)) continue;
             if (await this.deliver(topic, partition, eachBatch)) advanced = true;
           }
         }
@@ -510,8 +703,19 @@ export class FakeConsumer {
     const committed = this.broker.committed(this.groupId).get(key);
     const from = Math.max(this.positions.get(key) ?? (committed === undefined ? 0 : Number(committed)), state.low[partition] ?? 0);
     const all = state.partitions[partition] ?? [];
-    if (from >= all.length) return false;
-    const records = all.slice(from);
+    // Read committed: up to the first record of an open transaction, aborted records left out.
+    const records: StoredRecord[] = [];
+    let scanned = from;
+    for (; scanned < all.length; scanned++) {
+      const r = all[scanned]!;
+      if (r.txn === 'pending') break;
+      if (r.txn === undefined) records.push(r);
+    }
+    if (records.length === 0) {
+      // Only aborted records: passed over, as kafkajs resolves a batch filtering left empty.
+      if (scanned > from) this.positions.set(key, scanned);
+      return scanned > from;
+    }
     const last = records.at(-1)!.offset;
     let resolved: number | undefined;
     const positionBefore = this.positions.get(key);
@@ -537,6 +741,7 @@ export class FakeConsumer {
       isRunning: () => this.running,
       isStale: () => false,
     });
+    this.emit(CONSUMER_EVENTS.END_BATCH_PROCESS, { topic, partition, highWatermark: String(all.length), offsetLag: '0', offsetLagLow: '0', batchSize: records.length, firstOffset: records[0]!.offset, lastOffset: last });
     // A seek during the batch wins; otherwise the next fetch starts after the resolved offset.
     if (this.positions.get(key) !== positionBefore) return true;
     if (resolved === undefined) return false;
@@ -548,15 +753,18 @@ export class FakeConsumer {
 export class FakeAdmin {
   readonly who: string;
   private readonly broker: FakeBroker;
+  private readonly life: ClientLife;
 
-  constructor(broker: FakeBroker, who: string) {
+  constructor(broker: FakeBroker, who: string, life: ClientLife) {
     this.broker = broker;
     this.who = who;
+    this.life = life;
   }
 
   async connect(): Promise<void> {
     await roundTrip();
     await this.broker.passHold('admin.connect');
+    if (this.life.dead) throw deadError();
     this.broker.enter(this.who, 'admin.connect');
   }
 
@@ -602,8 +810,9 @@ export class FakeAdmin {
   async fetchTopicOffsets(topic: string): Promise<{ partition: number; offset: string; high: string; low: string }[]> {
     await roundTrip();
     this.broker.enter(this.who, 'admin.fetchTopicOffsets', topic);
+    if (this.life.dead) throw deadError();
     return Array.from({ length: this.broker.partitionCount(topic) }, (_, partition) => {
-      const high = String(this.broker.records(topic, partition).length);
+      const high = String(this.broker.endOffset(topic, partition));
       return { partition, offset: high, high, low: String(this.broker.lowOffset(topic, partition)) };
     });
   }

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'duplicate-name'
   | 'unknown-node'
   | 'unknown-store'
+  | 'store-unavailable'
   | 'invalid-topology'
   | 'invalid-argument'
   | 'io'
@@ -15,8 +16,17 @@ export type ErrorCode =
   | 'fenced'
   | 'fatal';
 
-const RETRIABLE: ReadonlySet<ErrorCode> = new Set(['broker-unreachable', 'sink-unavailable']);
+const RETRIABLE: ReadonlySet<ErrorCode> = new Set(['broker-unreachable', 'sink-unavailable', 'store-unavailable']);
 
+/**
+ * The base of every error the library throws: a `code` from a closed set, and whether another
+ * attempt can help (`retriable`). Handle errors by code.
+ *
+ * @example
+ * ```ts
+ * try { builder.build(); } catch (e) { if (e instanceof RetailStreamsError && e.code === 'duplicate-name') ... }
+ * ```
+ */
 export class RetailStreamsError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
@@ -28,6 +38,7 @@ export class RetailStreamsError extends Error {
   }
 }
 
+/** A topology that cannot be built or run: duplicate or unknown names, a store no processor may use, an invalid graph. */
 export class TopologyError extends RetailStreamsError {
   constructor(code: ErrorCode, message: string) {
     super(code, message);

@@ -12,6 +12,7 @@ export interface DeadLetterContext {
   readonly timestamp: number;
 }
 
+/** What an error handler decides for a record: skip it and go on, or fail the instance. */
 export type HandlerResponse = 'continue' | 'fail';
 
 /**

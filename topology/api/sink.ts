@@ -6,8 +6,11 @@ import type { StreamRecord } from './record.ts';
  * committed, so a crash replays rather than loses.
  */
 export interface ExternalSink<K, V> {
+  /** Buffers one record; synchronous, on the hot path. */
   write(record: StreamRecord<K, V>): void;
+  /** Makes every record written so far durable; the runtime commits input offsets only after it resolves. */
   commit(): Promise<void>;
+  /** Releases the sink when its task closes; records not committed may be dropped (they are read again). */
   close(): Promise<void>;
 }
 

@@ -9,10 +9,21 @@ export interface TimeWindows {
   readonly graceMs: number;
 }
 
+/**
+ * Builds window definitions for `KGroupedStream.windowedBy`.
+ *
+ * @example
+ * ```ts
+ * TimeWindows.tumbling(60_000, 10_000);        // one-minute windows, ten seconds of grace
+ * TimeWindows.hopping(300_000, 60_000, 0);     // five-minute windows, one starting every minute
+ * ```
+ */
 export const TimeWindows = {
+  /** Windows of `sizeMs` back to back, each record in exactly one; `graceMs` for records out of order. */
   tumbling(sizeMs: number, graceMs = 0): TimeWindows {
     return TimeWindows.hopping(sizeMs, sizeMs, graceMs);
   },
+  /** Windows of `sizeMs` starting every `advanceMs` (at most the size), so a record falls in size / advance windows. */
   hopping(sizeMs: number, advanceMs: number, graceMs = 0): TimeWindows {
     if (!(Number.isInteger(sizeMs) && sizeMs > 0)) throw new RangeError(`window size must be a positive integer of ms, got ${sizeMs}`);
     if (!(Number.isInteger(advanceMs) && advanceMs > 0 && advanceMs <= sizeMs))

@@ -1,4 +1,10 @@
-import { Cause, Duration, Effect, Exit, Option, Schedule } from 'effect';
+// Modules of effect rather than its index, which loads all of them (start-up time).
+import * as Cause from 'effect/Cause';
+import * as Duration from 'effect/Duration';
+import * as Effect from 'effect/Effect';
+import * as Exit from 'effect/Exit';
+import * as Option from 'effect/Option';
+import * as Schedule from 'effect/Schedule';
 import { RetailStreamsError, type ErrorCode } from '../api/errors.ts';
 import type { Logger } from '../api/log.ts';
 

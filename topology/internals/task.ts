@@ -111,7 +111,8 @@ export class StreamTask {
     this.id = `${subtopology.id}_${partition}`;
     this.startedAt = env.wallClock();
     this.lastInputAt = this.startedAt;
-    for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build());
+    // A runtime that hands over no stores (in-process: the test driver, replay) keeps none on disk.
+    for (const s of subtopology.stores) this.stores.set(s, stores?.get(s) ?? topology.stores.get(s)!.build({ memoryOnly: true }));
     this.repartitionOutputs = subtopology.sinkTopics.filter((t) => topology.internalTopics.has(t));
     for (const topic of subtopology.sourceTopics) {
       if (!topology.internalTopics.has(topic)) continue;

@@ -1,6 +1,10 @@
 // What the Kafka runtime tests share: a logger that keeps its lines, commit hooks that record
 // what a committer told them, and tasks made the way the runtime makes them (TaskManager), on
-// a FakeBroker. Topologies here have no logged stores, so no task restores from a changelog.
+// a FakeBroker, with a state folder of their own.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { Topology } from '../../../topology/internals/compile.ts';
 import type { Logger } from '../../../topology/api/log.ts';
 import type { RawRecord } from '../../../topology/internals/task.ts';
@@ -30,6 +34,7 @@ export function recordingHooks(): { hooks: CommitHooks; events: string[]; commit
     fenced: async (t) => void events.push(`fenced ${t.id}`),
     corrupted: async (t, reason) => void events.push(`corrupted ${t.id}: ${reason}`),
     committed: (offsets) => void committed.push([...offsets]),
+    checkpoint: async (tasks) => void events.push(`checkpoint ${tasks.map((t) => t.id).join(',')}`),
     count: (metric, n) => void metrics.set(metric, (metrics.get(metric) ?? 0) + n),
   };
   return { hooks, events, committed, metrics };
@@ -43,11 +48,37 @@ export interface TaskSetup {
   readonly lines: string[];
 }
 
+export const tempStateDir = (): string => mkdtempSync(join(tmpdir(), 'rs-unit-state-'));
+
+export interface TaskSetupOptions {
+  readonly applicationId?: string;
+  readonly guarantee?: Guarantee;
+  readonly partitions: Record<string, number>;
+  readonly clock?: () => number;
+  /** Default: a fresh temporary folder. */
+  readonly stateDir?: string;
+  readonly defaultStore?: StoreKind;
+  /** Where gauges and counters land. */
+  readonly metrics?: Map<string, number>;
+}
+
 /** A TaskManager on the fake broker; `partitions` gives every topic's partition count by logical name (created on the broker too). */
-export function taskSetup(broker: FakeBroker, topology: Topology, o: { applicationId?: string; guarantee?: Guarantee; partitions: Record<string, number>; clock?: () => number }): TaskSetup {
+export function taskSetup(broker: FakeBroker, topology: Topology, o: TaskSetupOptions): TaskSetup {
   const applicationId = o.applicationId ?? 'app';
   const { log, lines } = memoryLog();
-  const config = resolveConfig({ applicationId, bootstrapServers: 'fake:9092', processingGuarantee: o.guarantee ?? 'at-least-once', logger: log, ...(o.clock === undefined ? {} : { clock: o.clock }) }, log);
+  const config = resolveConfig(
+    {
+      applicationId,
+      bootstrapServers: 'fake:9092',
+      processingGuarantee: o.guarantee ?? 'at-least-once',
+      logger: log,
+      stateDir: o.stateDir ?? tempStateDir(),
+      defaultStore: o.defaultStore ?? 'memory',
+      ...(o.clock === undefined ? {} : { clock: o.clock }),
+    },
+    log,
+  );
+  const metrics = o.metrics ?? new Map<string, number>();
   const names = new TopicNames(applicationId, topology);
   for (const [topic, n] of Object.entries(o.partitions)) broker.createTopic(names.kafka(topic), n);
   const kafka = broker.kafka();
@@ -60,8 +91,8 @@ export function taskSetup(broker: FakeBroker, topology: Topology, o: { applicati
     names,
     config,
     partitionCounts: new Map(Object.entries(o.partitions)),
-    persistence: undefined,
-    count: () => {},
+    count: (metric, n) => void metrics.set(metric, (metrics.get(metric) ?? 0) + n),
+    gauge: (metric, value) => void (value === undefined ? metrics.delete(metric) : metrics.set(metric, value)),
     deadLetter: () => {},
     forgotten: () => {},
   });

@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { StreamTask } from '../../internals/task.ts';
 import { RecordCollector, type TopicMessages } from './record-collector.ts';
+import type { TaskState } from './state-manager.ts';
 import { changelogTopicName } from './topics.ts';
 
 /** An input offset a commit covers: the next offset to read on a task's source partition. */
@@ -18,14 +19,17 @@ export class ActiveTask {
   readonly producer: Producer | undefined;
   /** Kafka names of the topics this task reads (one partition each: the task's). */
   readonly sourceTopics: readonly string[];
+  /** Its stores' directory, checkpoint and changelog offsets; absent for a task made without the state manager (tests). */
+  readonly state: TaskState | undefined;
   private readonly applicationId: string;
 
-  constructor(task: StreamTask, collector: RecordCollector, producer: Producer | undefined, sourceTopics: readonly string[], applicationId: string) {
+  constructor(task: StreamTask, collector: RecordCollector, producer: Producer | undefined, sourceTopics: readonly string[], applicationId: string, state?: TaskState) {
     this.task = task;
     this.collector = collector;
     this.producer = producer;
     this.sourceTopics = sourceTopics;
     this.applicationId = applicationId;
+    this.state = state;
   }
 
   get id(): string {

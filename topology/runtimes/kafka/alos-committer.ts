@@ -4,14 +4,15 @@ import type { ProductionHandler } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
-import { sendHandlingRecordErrors, type CommitHooks, type Committer } from './committer.ts';
+import { changelogTopicsOf, noteAcknowledged, sendHandlingRecordErrors, type CommitHooks, type Committer } from './committer.ts';
 import { kafkaErrorType, REBALANCE_ERRORS, SEQUENCE_LOST_ERRORS } from './errors.ts';
 
 /**
  * At-least-once: files renamed first (a window's file must exist before the changelog says the
  * window is gone), then outputs and changelog writes acknowledged by every in-sync replica, then
- * the input offsets. A crash anywhere replays from the last committed offsets: nothing is lost,
- * some records may be counted twice.
+ * the input offsets, then the tasks' stores flushed and checkpointed at the acknowledged changelog
+ * offsets. A crash anywhere replays from the last committed offsets: nothing is lost, some records
+ * may be counted twice.
  */
 export class AtLeastOnceCommitter implements Committer {
   private producer: Producer | undefined;
@@ -36,6 +37,8 @@ export class AtLeastOnceCommitter implements Committer {
   async commit(tasks: readonly ActiveTask[], offsets: readonly OffsetToCommit[]): Promise<void> {
     for (const t of tasks) await t.task.commitSinks();
     const topicMessages = tasks.flatMap((t) => t.takeOutputs());
+    const changelogs = changelogTopicsOf(tasks);
+    const written = new Map<string, bigint>();
     if (topicMessages.length > 0) {
       await retrying(
         'send',
@@ -43,7 +46,9 @@ export class AtLeastOnceCommitter implements Committer {
           sendHandlingRecordErrors(
             async (tm) => {
               try {
-                return await this.producer!.sendBatch({ topicMessages: tm, acks: -1 });
+                const acks = await this.producer!.sendBatch({ topicMessages: tm, acks: -1 });
+                noteAcknowledged(tm, acks, changelogs, written);
+                return acks;
               } catch (e) {
                 // Sent again by a new producer, part of the batch may be written twice: at-least-once.
                 if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {
@@ -62,17 +67,20 @@ export class AtLeastOnceCommitter implements Committer {
         this.log,
       );
     }
-    if (offsets.length === 0) return;
-    try {
-      await this.consumer().commitOffsets([...offsets]);
-      this.hooks.committed(offsets);
-    } catch (e) {
-      // The group moved on while the batch was in hand: its new owner replays it (at-least-once).
-      const type = kafkaErrorType(e);
-      if (!REBALANCE_ERRORS.has(type)) throw e;
-      this.hooks.count('commits-lost-to-rebalance', 1);
-      this.log.warn(`offset commit lost to a rebalance (${type}); the batch will be replayed by the partition's new owner`);
+    for (const t of tasks) t.state?.noteWritten(written);
+    if (offsets.length > 0) {
+      try {
+        await this.consumer().commitOffsets([...offsets]);
+        this.hooks.committed(offsets);
+      } catch (e) {
+        // The group moved on while the batch was in hand: its new owner replays it (at-least-once).
+        const type = kafkaErrorType(e);
+        if (!REBALANCE_ERRORS.has(type)) throw e;
+        this.hooks.count('commits-lost-to-rebalance', 1);
+        this.log.warn(`offset commit lost to a rebalance (${type}); the batch will be replayed by the partition's new owner`);
+      }
     }
+    await this.hooks.checkpoint(tasks);
   }
 
   /** Replaces the producer once the new one is connected. */

@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { Message, RecordMetadata } from 'kafkajs';
 import { decide, type ProductionHandler } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
@@ -23,8 +23,40 @@ export interface CommitHooks {
   corrupted(task: ActiveTask, reason: string): Promise<void>;
   /** Offsets committed (or sent in a committed transaction): purge what repartition topics no longer need. */
   committed(offsets: readonly OffsetToCommit[]): void;
+  /** At-least-once, after each commit: the tasks' changelog writes are acknowledged; flush their stores and checkpoint them. */
+  checkpoint(tasks: readonly ActiveTask[]): Promise<void>;
   count(metric: string, n: number): void;
 }
+
+/**
+ * Notes, from a send's acknowledgements, where each changelog partition it wrote ends: the base
+ * offset the broker gave the partition's records plus their number, which is the next offset
+ * after the last of them. This is exact: kafkajs sends a partition's records of one `sendBatch`
+ * as one record batch, whose records take consecutive offsets from the base. The end offset of
+ * the partition read afterwards would not be: another writer (the previous owner of the task,
+ * in the moments of a rebalance) may have appended after it, records this store never applied.
+ */
+export function noteAcknowledged(sent: readonly TopicMessages[], acks: unknown, topics: ReadonlySet<string>, into: Map<string, bigint>): void {
+  if (topics.size === 0 || !Array.isArray(acks)) return;
+  const counts = new Map<string, number>();
+  for (const { topic, messages } of sent) {
+    if (!topics.has(topic)) continue;
+    for (const m of messages) {
+      const key = `${topic}/${m.partition ?? 0}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  for (const a of acks as RecordMetadata[]) {
+    const key = `${a.topicName}/${a.partition}`;
+    const n = counts.get(key);
+    if (n === undefined || a.baseOffset === undefined || a.errorCode !== 0) continue;
+    const end = BigInt(a.baseOffset) + BigInt(n);
+    if (end > (into.get(key) ?? -1n)) into.set(key, end);
+  }
+}
+
+/** The changelog topics of a set of tasks' persistent state: the ones whose acknowledged ends are worth noting. */
+export const changelogTopicsOf = (tasks: readonly ActiveTask[]): Set<string> => new Set(tasks.flatMap((t) => t.state?.changelogs.map((c) => c.topic) ?? []));
 
 /** Broker answers about one record that another attempt cannot change: the production handler decides. */
 const RECORD_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'INVALID_TIMESTAMP', 'CORRUPT_MESSAGE']);

@@ -48,6 +48,18 @@ export interface KafkaStreamsConfig {
   readonly stateDir?: string;
   /** Store kind for stores the topology does not pin (`default.dsl.store`); default in-memory. */
   readonly defaultStore?: StoreKind;
+  /**
+   * `num.standby.replicas`: how many other members keep a warm copy of each stateful task's
+   * stores by tailing its changelogs, so that the task moves there without a full restore when
+   * its member dies; default 0.
+   */
+  readonly numStandbyReplicas?: number;
+  /**
+   * `acceptable.recovery.lag`: a member whose local copy of a task (a standby, or a checkpointed
+   * state folder) lacks at most this many changelog records counts as caught up when tasks are
+   * assigned; default 10,000.
+   */
+  readonly acceptableRecoveryLag?: number;
   /** `replication.factor` of internal topics; default 1 (the broker's single node in development). */
   readonly replicationFactor?: number;
   /**
@@ -78,6 +90,11 @@ export interface KafkaStreamsConfig {
   readonly deadLetterQueueTopic?: string;
   /** Output topics to create with these settings when missing; other output topics get 1 partition. */
   readonly outputTopics?: readonly OutputTopicSpec[];
+  /**
+   * `application.server`: `host:port` where this instance answers interactive queries, advertised
+   * to the group so that `metadataForKey` on any member names the member holding a key. Default none.
+   */
+  readonly applicationServer?: string;
   readonly logger?: Logger;
   /** The wall clock; tests pass a fake one. Default `Date.now`. */
   readonly clock?: () => number;
@@ -93,6 +110,8 @@ export interface ResolvedConfig {
   readonly guarantee: Guarantee;
   readonly stateDir: string;
   readonly defaultStore: StoreKind;
+  readonly numStandbyReplicas: number;
+  readonly acceptableRecoveryLag: number;
   readonly replicationFactor: number;
   readonly idleMs: number;
   readonly punctuateIntervalMs: number;
@@ -103,6 +122,7 @@ export interface ResolvedConfig {
   readonly productionExceptionHandler: ProductionHandler;
   readonly deadLetterQueueTopic: string | undefined;
   readonly outputTopics: readonly OutputTopicSpec[];
+  readonly applicationServer: string | undefined;
   readonly log: Logger;
   readonly clock: () => number;
   readonly faults: FaultHooks;
@@ -116,6 +136,8 @@ export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): Res
   guarantee: c.processingGuarantee ?? 'at-least-once',
   stateDir: c.stateDir ?? join(tmpdir(), 'kafka-streams'),
   defaultStore: c.defaultStore ?? 'memory',
+  numStandbyReplicas: Math.max(0, Math.floor(c.numStandbyReplicas ?? 0)),
+  acceptableRecoveryLag: Math.max(0, c.acceptableRecoveryLag ?? 10_000),
   replicationFactor: c.replicationFactor ?? 1,
   idleMs: c.idleMs ?? 30_000,
   punctuateIntervalMs: c.punctuateIntervalMs ?? 1_000,
@@ -126,6 +148,7 @@ export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): Res
   productionExceptionHandler: c.productionExceptionHandler ?? 'fail',
   deadLetterQueueTopic: c.deadLetterQueueTopic,
   outputTopics: c.outputTopics ?? [],
+  applicationServer: c.applicationServer,
   log: c.logger ?? defaultLogger,
   clock: c.clock ?? Date.now,
   faults: c.faults ?? {},

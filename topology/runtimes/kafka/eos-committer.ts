@@ -3,7 +3,7 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from '../../api/log.ts';
 import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
-import { groupOffsets, type CommitHooks, type Committer } from './committer.ts';
+import { changelogTopicsOf, groupOffsets, noteAcknowledged, type CommitHooks, type Committer } from './committer.ts';
 import type { FaultHooks } from './config.ts';
 import { FENCED_ERRORS, kafkaErrorType, SEQUENCE_LOST_ERRORS } from './errors.ts';
 
@@ -51,12 +51,14 @@ export class ExactlyOnceCommitter implements Committer {
     try {
       // An aborted transaction leaves nothing visible, so the same messages and offsets can be
       // tried again while the broker side settles (a leader or coordinator moving).
-      await retrying(
+      const written = await retrying(
         `transaction of task ${t.id}`,
         () => this.attempt(t, producer, topicMessages, offsets),
         { ...BROKER_RETRY_POLICY, retriable: (e) => !(e instanceof Fenced || e instanceof OutcomeUnknown) },
         this.log,
       );
+      // Only a committed transaction's records count: the checkpoint of a clean close points after them.
+      t.state?.noteWritten(written);
       if (offsets.length > 0) this.hooks.committed(offsets);
     } catch (e) {
       if (e instanceof Fenced) {
@@ -72,16 +74,18 @@ export class ExactlyOnceCommitter implements Committer {
     }
   }
 
-  private async attempt(t: ActiveTask, producer: Producer, topicMessages: ReturnType<ActiveTask['takeOutputs']>, offsets: readonly OffsetToCommit[]): Promise<void> {
+  private async attempt(t: ActiveTask, producer: Producer, topicMessages: ReturnType<ActiveTask['takeOutputs']>, offsets: readonly OffsetToCommit[]): Promise<Map<string, bigint>> {
     let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
     let committing = false;
+    const written = new Map<string, bigint>();
     try {
       txn = await producer.transaction();
-      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1 });
+      if (topicMessages.length > 0) noteAcknowledged(topicMessages, await txn.sendBatch({ topicMessages, acks: -1 }), changelogTopicsOf([t]), written);
       if (offsets.length > 0) await txn.sendOffsets(groupOffsets(this.groupId, offsets));
       await t.task.commitSinks();
       committing = true;
       await this.commitOrFault(txn);
+      return written;
     } catch (e) {
       const type = kafkaErrorType(e);
       if (FENCED_ERRORS.has(type)) throw new Fenced((e as Error).message);

@@ -4,6 +4,11 @@ import { createLogger } from '../../api/log.ts';
 import type { KafkaClientFactory } from './client.ts';
 import { resolveConfig, type KafkaStreamsConfig, type ResolvedConfig } from './config.ts';
 import type { StreamThread } from './stream-thread.ts';
+import type { Registry } from 'prom-client';
+import type { Serde } from '../../api/serdes.ts';
+import { keyQueryMetadata, parseHostInfo, queryableStore, type KeyQueryMetadata, type MemberMetadata, type QueryableStore, type StoreLocation } from './interactive-queries.ts';
+import type { LiveMemberDirectory } from './member-directory.ts';
+import { changelogTopicName, TopicNames } from './topics.ts';
 
 /** The life of a KafkaStreams instance, as in Kafka Streams. */
 export type KafkaStreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
@@ -51,12 +56,17 @@ export class KafkaStreams {
   private thread: StreamThread | undefined;
   private closing: Promise<void> | undefined;
   private errorResolvers: ((e: Error) => void)[] = [];
+  private readonly observers = new Set<(metric: string, ms: number) => void>();
+  private members: Promise<LiveMemberDirectory | undefined> | undefined;
+  private liveMembers: LiveMemberDirectory | undefined;
+  private registry: Promise<Registry> | undefined;
 
   constructor(topology: Topology, config: KafkaStreamsConfig) {
     if (typeof config?.applicationId !== 'string' || config.applicationId.length === 0)
       throw new RetailStreamsError('invalid-argument', 'KafkaStreams needs an applicationId (the consumer group and the prefix of internal topics)');
     const resolved = resolveConfig(config, createLogger(config.applicationId, 'info'));
     if (resolved.brokers.length === 0) throw new RetailStreamsError('invalid-argument', 'KafkaStreams needs bootstrapServers (host:port of at least one broker)');
+    if (resolved.applicationServer !== undefined) parseHostInfo(resolved.applicationServer);
     this.topology = topology;
     this.config = resolved;
     this.client = config.client;
@@ -89,6 +99,8 @@ export class KafkaStreams {
     const previous = this.current;
     if (previous === next || !TRANSITIONS[previous].includes(next)) return;
     this.current = next;
+    if (next === 'RUNNING' && this.config.applicationServer !== undefined) this.memberDirectory();
+    this.liveMembers?.stateChanged(next);
     this.listener?.(next, previous);
   }
 
@@ -125,6 +137,9 @@ export class KafkaStreams {
       rebalancing: () => this.transition('REBALANCING'),
       running: () => this.transition('RUNNING'),
       failed: (error) => void this.onThreadFailed(thread, error),
+      observe: (metric, ms) => {
+        for (const o of this.observers) o(metric, ms);
+      },
     });
     this.thread = thread;
     try {
@@ -174,8 +189,127 @@ export class KafkaStreams {
       this.transition('PENDING_SHUTDOWN');
       await this.thread?.stop();
       this.thread = undefined;
+      await this.members;
+      await this.liveMembers?.stop();
       this.transition('NOT_RUNNING');
     })();
     return this.closing;
+  }
+
+  // Interactive queries and metrics.
+
+  /**
+   * A read-only view of a local store (Kafka Streams' `store(StoreQueryParameters)`): `get`,
+   * `all`, `range` of a key-value store, `get`, `fetch`, `fetchAll` by window start of a window
+   * store, over every task of this instance. It holds only the keys of this instance's tasks:
+   * `metadataForKey` says which member holds a key. Reads throw `store-unavailable` (retriable)
+   * unless the instance is RUNNING or REBALANCING; while REBALANCING they see the tasks kept so far.
+   *
+   * ```ts
+   * const s = streams.store<string, number>('word-counts');
+   * if (s.type === 'key-value') console.log(s.get('kafka'));
+   * ```
+   */
+  store<K = unknown, V = unknown>(name: string): QueryableStore<K, V> {
+    const builder = this.topology.stores.get(name);
+    if (builder === undefined) throw new RetailStreamsError('unknown-store', `no store named ${name}; stores: ${[...this.topology.stores.keys()].join(', ') || 'none'}`);
+    return queryableStore<K, V>(name, builder.type, () => {
+      if (this.current !== 'RUNNING' && this.current !== 'REBALANCING')
+        throw new RetailStreamsError('store-unavailable', `store ${name} cannot be queried while the instance is ${this.current}`);
+      return (this.thread?.activeTasks() ?? []).flatMap((t) => {
+        const store = t.task.stores.get(name);
+        return store === undefined ? [] : [store];
+      });
+    });
+  }
+
+  /**
+   * Which member holds `key` of a store (Kafka Streams' `queryMetadataForKey`): the key's
+   * partition is Kafka's default partitioner over its bytes (`keySerde`'s, else UTF-8 text) and
+   * the partitions of the topic the store's task reads, as the upstream producer placed it.
+   * `activeHost` is that member's `applicationServer`. Undefined while not known: before the
+   * instance has joined, during a rebalance, or on the first call of an instance without an
+   * `applicationServer` (it starts reading the group then); ask again.
+   */
+  metadataForKey<K>(storeName: string, key: K, keySerde?: Serde<K>): KeyQueryMetadata | undefined {
+    const location = this.storeLocation(storeName);
+    const directory = this.memberDirectory();
+    const local = new Set((this.thread?.activeTasks() ?? []).flatMap((t) => t.sourceTopics.map((topic) => `${topic}/${t.task.partition}`)));
+    return keyQueryMetadata(location, key, keySerde, directory, local);
+  }
+
+  /** Every member of the group with its address and partitions, as the last assignment made them (Kafka Streams' `metadataForAllStreamsClients`). */
+  allMetadata(): readonly MemberMetadata[] {
+    return this.memberDirectory()?.members() ?? [];
+  }
+
+  /**
+   * The instance's metrics as a prom-client `Registry` (made once, prom-client loaded then):
+   * records in and out by topic and task, late, dead-lettered, lag by partition, processing and
+   * commit latency histograms, store sizes, restore progress, rebalances and the instance state.
+   * Serve `await registry.metrics()` at `/metrics`, or merge it into an application's registry.
+   */
+  prometheusRegistry(options: { defaultMetrics?: boolean } = {}): Promise<Registry> {
+    const streams = this;
+    this.registry ??= import('./prometheus.ts').then((m) =>
+      m.streamsPrometheusRegistry(
+        {
+          metrics: () => streams.counters,
+          get state() {
+            return streams.current;
+          },
+          onObservation: (listener) => {
+            streams.observers.add(listener);
+            return () => void streams.observers.delete(listener);
+          },
+        },
+        { applicationId: this.config.applicationId, ...(options.defaultMetrics === undefined ? {} : { defaultMetrics: options.defaultMetrics }) },
+      ),
+    );
+    return this.registry;
+  }
+
+  /** The metrics in Prometheus' text format (what `/metrics` answers). */
+  async metricsText(): Promise<string> {
+    return (await this.prometheusRegistry()).metrics();
+  }
+
+  private storeLocation(storeName: string): StoreLocation {
+    const builder = this.topology.stores.get(storeName);
+    const sub = this.topology.subtopologies.find((s) => s.stores.includes(storeName));
+    if (builder === undefined || sub === undefined) throw new RetailStreamsError('unknown-store', `no store named ${storeName}; stores: ${[...this.topology.stores.keys()].join(', ') || 'none'}`);
+    const names = new TopicNames(this.config.applicationId, this.topology);
+    return { sourceTopics: sub.sourceTopics.map((t) => names.kafka(t)), changelogTopic: builder.logged ? changelogTopicName(this.config.applicationId, storeName) : undefined };
+  }
+
+  /**
+   * The group's members, read by an admin client of this instance's own: started when RUNNING with
+   * an `applicationServer`, else on the first `metadataForKey` or `allMetadata`.
+   */
+  private memberDirectory(): LiveMemberDirectory['directory'] | undefined {
+    if (this.members === undefined && this.current !== 'CREATED' && this.closing === undefined) {
+      this.members = (async () => {
+        const [{ LiveMemberDirectory }, client] = await Promise.all([import('./member-directory.ts'), this.client ?? import('./client.ts').then((m) => m.kafkajsClient)]);
+        const names = new TopicNames(this.config.applicationId, this.topology);
+        const live = await LiveMemberDirectory.start({
+          admin: client({ clientId: `${this.config.applicationId}-directory`, brokers: this.config.brokers, log: this.config.log }).admin(),
+          groupId: this.config.applicationId,
+          topics: [...new Set(this.topology.subtopologies.filter((s) => s.stores.length > 0).flatMap((s) => s.sourceTopics.map((t) => names.kafka(t))))],
+          log: this.config.log,
+          isRunning: () => this.current === 'RUNNING',
+        });
+        if (this.closing !== undefined) {
+          await live.stop();
+          return undefined;
+        }
+        this.liveMembers = live;
+        return live;
+      })().catch((e: unknown) => {
+        this.config.log.warn(`interactive queries: cannot read the group's members: ${(e as Error).message}`);
+        this.members = undefined;
+        return undefined;
+      });
+    }
+    return this.liveMembers?.directory;
   }
 }

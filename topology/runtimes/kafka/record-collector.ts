@@ -23,6 +23,8 @@ export const kafkaTimestamp = (eventTime: number, fallback: number): string =>
  */
 export class RecordCollector {
   private pending = new Map<string, Message[]>();
+  /** Records handed over for sending since `takeProduced`, by topic: the records-out metric. */
+  private produced = new Map<string, number>();
   private readonly clock: () => number;
 
   constructor(clock: () => number) {
@@ -53,7 +55,15 @@ export class RecordCollector {
   take(): TopicMessages[] {
     if (this.pending.size === 0) return [];
     const out = [...this.pending].map(([topic, messages]) => ({ topic, messages }));
+    for (const { topic, messages } of out) this.produced.set(topic, (this.produced.get(topic) ?? 0) + messages.length);
     this.pending = new Map();
+    return out;
+  }
+
+  /** Records taken for sending since the last call, by topic; the tally starts again. */
+  takeProduced(): Map<string, number> {
+    const out = this.produced;
+    this.produced = new Map();
     return out;
   }
 }

@@ -4,7 +4,6 @@ import { RetailStreamsError } from '../../api/errors.ts';
 import type { Topology } from '../../internals/compile.ts';
 import { DEAD_LETTER_RECORDS, type RawRecord } from '../../internals/task.ts';
 import { partitionFor } from '../../internals/partitioner.ts';
-import type { Persistence } from '../../../state-stores/memory.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
 import { AtLeastOnceCommitter } from './alos-committer.ts';
 import { abortedFilterInstalled } from './aborted-filter.ts';
@@ -12,6 +11,7 @@ import type { KafkaClientFactory } from './client.ts';
 import type { CommitHooks, Committer } from './committer.ts';
 import type { ResolvedConfig } from './config.ts';
 import { ExactlyOnceCommitter } from './eos-committer.ts';
+import { streamsPartitionAssigner } from './partition-assigner.ts';
 import { TaskManager } from './task-manager.ts';
 import { provisionTopics, RepartitionPurger } from './topic-provisioner.ts';
 import { TopicNames } from './topics.ts';
@@ -23,6 +23,8 @@ export interface StreamThreadEvents {
   running(): void;
   /** The thread failed for good and stopped processing (it still needs `stop()`). */
   failed(error: Error): void;
+  /** A latency, for the latency histograms: a batch processed, a commit done. */
+  observe?(metric: 'process-latency-ms' | 'commit-latency-ms', ms: number): void;
 }
 
 const toRaw = (m: EachBatchPayload['batch']['messages'][number]): RawRecord => {
@@ -77,6 +79,11 @@ export class StreamThread {
     this.metrics.set(metric, (this.metrics.get(metric) ?? 0) + n);
   };
 
+  private readonly gauge = (metric: string, value: number | undefined): void => {
+    if (value === undefined) this.metrics.delete(metric);
+    else this.metrics.set(metric, value);
+  };
+
   private get exactlyOnce(): boolean {
     return this.config.guarantee === 'exactly-once';
   }
@@ -86,11 +93,6 @@ export class StreamThread {
     const { config } = this;
     const { log } = config;
     const kafka = this.client({ clientId: config.applicationId, brokers: config.brokers, log });
-    let persistence: ((location: string) => Persistence) | undefined;
-    if (config.defaultStore === 'rocksdb') {
-      const { RocksDbPersistence } = await import('../../../state-stores/rocksdb.ts');
-      persistence = (location) => new RocksDbPersistence(location);
-    }
     if (this.exactlyOnce && !abortedFilterInstalled()) log.warn('kafkajs was loaded before installAbortedFilter(): records of aborted transactions may be read as committed');
     const admin = kafka.admin();
     try {
@@ -108,6 +110,7 @@ export class StreamThread {
       committed: (offsets) => {
         for (const o of offsets) if (this.topology.internalTopics.has(this.names.logical(o.topic))) this.purger!.committedUpTo(o.topic, o.partition, o.offset);
       },
+      checkpoint: (tasks) => this.tasks!.checkpoint(tasks),
       count: this.count,
     };
     if (this.exactlyOnce) this.committer = new ExactlyOnceCommitter(config.applicationId, hooks, config.faults, log);
@@ -126,8 +129,21 @@ export class StreamThread {
       maxWaitTimeInMs: 50,
       maxBytesPerPartition: 8 * 1024 * 1024,
       maxBytes: 32 * 1024 * 1024,
-      // read_committed: aborted outputs of upstream tasks never reach the tasks reading them.
+      // read_committed: aborted outputs of upstream tasks never reach the tasks reading them
+      // (nor aborted changelog writes the standbys).
       readUncommitted: false,
+      partitionAssigners: [
+        streamsPartitionAssigner({
+          topology: this.topology,
+          names: this.names,
+          applicationId: config.applicationId,
+          numStandbyReplicas: config.numStandbyReplicas,
+          acceptableRecoveryLag: config.acceptableRecoveryLag,
+          localState: () => ({ ...this.tasks!.localState(), ...(config.applicationServer === undefined ? {} : { applicationServer: config.applicationServer }) }),
+          endOffsets: (topics) => this.endOffsets(topics),
+          log,
+        }),
+      ],
     });
     this.consumer = consumer;
     this.tasks = new TaskManager({
@@ -138,8 +154,8 @@ export class StreamThread {
       names: this.names,
       config,
       partitionCounts,
-      persistence,
       count: this.count,
+      gauge: this.gauge,
       deadLetter: (t, c) => this.deadLetter(t, c),
       forgotten: (t) => {
         this.dirty.delete(t);
@@ -149,14 +165,28 @@ export class StreamThread {
     consumer.on(consumer.events.REBALANCING, () => this.events.rebalancing());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set<string>();
-      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
-      log.info(`joined group ${config.applicationId}: ${[...assigned].sort().join(', ') || 'no partitions'}`);
+      const changelogs: { topic: string; partition: number }[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) {
+          if (this.tasks!.isChangelog(topic)) changelogs.push({ topic, partition });
+          else assigned.add(`${topic}/${partition}`);
+        }
+      }
+      const standbys = new Set(changelogs.map((c) => this.tasks!.standbyIdOf(c.topic, c.partition)!));
+      // Before the first fetch (this runs inside kafkajs's join): standby partitions start where
+      // their state is, and those whose state is not open yet wait for it.
+      const waiting = this.tasks!.positionStandbys(changelogs);
+      if (waiting.length > 0) consumer.pause(waiting.map((c) => ({ topic: c.topic, partitions: [c.partition] })));
+      const standbyText = standbys.size === 0 ? '' : `; standby tasks ${[...standbys].sort().join(', ')}`;
+      log.info(`joined group ${config.applicationId}: ${[...assigned].sort().join(', ') || 'no partitions'}${standbyText}`);
+      this.count('rebalances', 1);
+      for (const key of this.metrics.keys()) if (key.startsWith('consumer-lag{')) this.metrics.delete(key);
       this.events.rebalancing();
       // Starting tasks early is an optimisation: if it fails (a leader still moving), they start
       // with their first batch instead.
       void this.enqueue(async () => {
         try {
-          await this.tasks!.assign(assigned);
+          await this.tasks!.assign(assigned, standbys);
         } catch (err) {
           log.warn(`starting assigned tasks: ${(err as Error).message}`);
         }
@@ -177,7 +207,10 @@ export class StreamThread {
     });
     await consumer.connect();
     const sources = this.topology.subtopologies.flatMap((s) => s.sourceTopics).map((t) => this.names.kafka(t));
-    await consumer.subscribe({ topics: sources, fromBeginning: true });
+    // Standby tasks tail the changelogs with this same consumer: members subscribe to them, and
+    // the assignor hands each member the changelog partitions of its standbys.
+    const changelogs = config.numStandbyReplicas > 0 ? this.tasks.changelogTopics() : [];
+    await consumer.subscribe({ topics: [...sources, ...changelogs], fromBeginning: true });
     this.events.rebalancing();
     await consumer.run({
       autoCommit: false,
@@ -215,6 +248,11 @@ export class StreamThread {
       throw new RetailStreamsError('fatal', `record ${where} could not be deserialized (${c.reason}: ${message}) and the deserialization handler says fail`, { cause: c.error });
   }
 
+  /** The tasks this thread runs now: interactive queries read their stores. */
+  activeTasks(): readonly ActiveTask[] {
+    return this.tasks?.all() ?? [];
+  }
+
   /** Serializes everything that commits, so a tick never interleaves with a batch commit. */
   private enqueue(work: () => Promise<void> | void): Promise<void> {
     const next = this.serial.then(work);
@@ -225,8 +263,24 @@ export class StreamThread {
     return next;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
-    if (this.failed || !isRunning() || isStale() || batch.messages.length === 0) return;
+  /** Changelog end offsets by `topic/partition`, for the assignor's lags. */
+  private async endOffsets(topics: readonly string[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    for (const topic of topics) for (const o of await this.admin!.fetchTopicOffsets(topic)) out.set(`${topic}/${o.partition}`, BigInt(o.high));
+    return out;
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
+    if (this.failed || !isRunning() || isStale()) return;
+    if (this.tasks!.isChangelog(batch.topic)) {
+      // A standby's changelog: applied to its stores, nothing to commit. Not resolved while its
+      // standby is not open yet: the partition is then paused and pointed at the state's offset.
+      if (this.tasks!.applyStandby(batch.topic, batch.partition, batch.messages, batch.lastOffset(), batch.highWatermark)) resolveOffset(batch.lastOffset());
+      await heartbeat();
+      return;
+    }
+    if (batch.messages.length === 0) return;
     // A slow commit (a sink retrying through an outage, a long restore) must not cost the group membership.
     const keepAlive = setInterval(() => void heartbeat().catch(() => {}), 2_000);
     try {
@@ -234,6 +288,7 @@ export class StreamThread {
       const t = await this.tasks!.taskFor(logical, batch.partition);
       // A task just started may have rewound the partition: this batch is then fetched again.
       if (!isRunning() || isStale()) return;
+      const startedAt = this.config.clock();
       const records = batch.messages.map(toRaw);
       t.task.inputPending = true;
       await t.task.prepareBatch(logical, records);
@@ -249,6 +304,9 @@ export class StreamThread {
       t.task.inputPending = Number(batch.highWatermark) > Number(batch.lastOffset()) + 1;
       t.task.flush();
       this.count('records-processed', records.length);
+      this.count(`records-in{topic="${batch.topic}",task="${t.id}"}`, records.length);
+      this.gauge(`consumer-lag{topic="${batch.topic}",partition="${batch.partition}"}`, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
+      this.events.observe?.('process-latency-ms', this.config.clock() - startedAt);
       this.dirty.add(t);
       this.pendingOffsets.set(`${batch.topic}/${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) });
       // kafkajs fetches on from the resolved offset; what is committed is decided by the commits.
@@ -280,7 +338,12 @@ export class StreamThread {
         offsets.push(o);
         this.pendingOffsets.delete(key);
       }
-      if (tasks.length > 0 || offsets.length > 0) await this.committer!.commit(tasks, offsets);
+      if (tasks.length > 0 || offsets.length > 0) {
+        const startedAt = this.config.clock();
+        await this.committer!.commit(tasks, offsets);
+        this.events.observe?.('commit-latency-ms', this.config.clock() - startedAt);
+        for (const t of tasks) for (const [topic, n] of t.collector.takeProduced()) this.count(`records-out{topic="${topic}",task="${t.id}"}`, n);
+      }
       await this.purger!.maybePurge();
     });
     done.catch(() => {});
@@ -290,6 +353,7 @@ export class StreamThread {
   /** Wall-clock punctuation for every task (idle partitions, windows closing without new data). */
   private tick(): void {
     if (this.failed) return;
+    void this.enqueue(() => this.tasks!.maintain()).catch(() => {});
     for (const t of this.tasks!.all()) {
       try {
         t.task.tick();
@@ -315,7 +379,8 @@ export class StreamThread {
       await this.requestCommit().catch(() => {});
       await this.enqueue(() => this.purger?.maybePurge(true)).catch(() => {});
     }
-    await this.enqueue(() => this.tasks?.closeAll()).catch(() => {});
+    // A thread that failed may hold half a batch in its stores: nothing of it is checkpointed.
+    await this.enqueue(() => this.tasks?.closeAll(!this.failed)).catch(() => {});
     await this.consumer?.disconnect().catch(() => {});
     await this.committer?.close().catch(() => {});
     await this.admin?.disconnect().catch(() => {});

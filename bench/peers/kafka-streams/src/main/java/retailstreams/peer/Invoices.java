@@ -18,7 +18,7 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.processor.TimestampExtractor;
 
-/** The invoice contract of DESIGN.md, as processors/invoice.ts implements it. */
+/** The invoice contract of docs/design.md, as processors/invoice.ts implements it. */
 final class Invoices {
   private Invoices() {}
 
