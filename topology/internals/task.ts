@@ -230,6 +230,15 @@ export class StreamTask {
     return ctx;
   }
 
+  /**
+   * Sets stream time before the first batch, where the runtime knows better than the restored
+   * store which time goes with the offsets it resumes from (at-least-once: the commit metadata).
+   */
+  resumeStreamTimeAt(t: number): void {
+    this.currentStreamTime = t;
+    this.lastFiniteStreamTime = Number.isFinite(t) ? t : Number.NEGATIVE_INFINITY;
+  }
+
   get streamTime(): number {
     return this.currentStreamTime;
   }

@@ -9,6 +9,8 @@ export interface OffsetToCommit {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  /** At-least-once: the task's stream time at this offset, so a restart resumes with the time that goes with it. */
+  readonly metadata?: string;
 }
 
 /** A running task in the Kafka runtime: the engine-side task plus what Kafka needs of it. */

@@ -6,6 +6,7 @@ import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
 import { changelogTopicsOf, noteAcknowledged, sendHandlingRecordErrors, type CommitHooks, type Committer } from './committer.ts';
 import { kafkaErrorType, REBALANCE_ERRORS, SEQUENCE_LOST_ERRORS } from './errors.ts';
+import { chunkTopicMessages } from './send-chunks.ts';
 
 /**
  * At-least-once: files renamed first (a window's file must exist before the changelog says the
@@ -46,9 +47,7 @@ export class AtLeastOnceCommitter implements Committer {
           sendHandlingRecordErrors(
             async (tm) => {
               try {
-                const acks = await this.producer!.sendBatch({ topicMessages: tm, acks: -1 });
-                noteAcknowledged(tm, acks, changelogs, written);
-                return acks;
+                for (const chunk of chunkTopicMessages(tm)) noteAcknowledged(chunk, await this.producer!.sendBatch({ topicMessages: chunk, acks: -1 }), changelogs, written);
               } catch (e) {
                 // Sent again by a new producer, part of the batch may be written twice: at-least-once.
                 if (SEQUENCE_LOST_ERRORS.has(kafkaErrorType(e))) {

@@ -6,6 +6,7 @@ import type { ActiveTask, OffsetToCommit } from './active-task.ts';
 import { changelogTopicsOf, groupOffsets, noteAcknowledged, type CommitHooks, type Committer } from './committer.ts';
 import type { FaultHooks } from './config.ts';
 import { FENCED_ERRORS, kafkaErrorType, SEQUENCE_LOST_ERRORS } from './errors.ts';
+import { chunkTopicMessages } from './send-chunks.ts';
 
 /** Why a transaction attempt gave up: retrying cannot help with these, the task must be handled. */
 class Fenced extends Error {}
@@ -80,7 +81,7 @@ export class ExactlyOnceCommitter implements Committer {
     const written = new Map<string, bigint>();
     try {
       txn = await producer.transaction();
-      if (topicMessages.length > 0) noteAcknowledged(topicMessages, await txn.sendBatch({ topicMessages, acks: -1 }), changelogTopicsOf([t]), written);
+      for (const chunk of chunkTopicMessages(topicMessages)) noteAcknowledged(chunk, await txn.sendBatch({ topicMessages: chunk, acks: -1 }), changelogTopicsOf([t]), written);
       if (offsets.length > 0) await txn.sendOffsets(groupOffsets(this.groupId, offsets));
       await t.task.commitSinks();
       committing = true;

@@ -15,6 +15,7 @@ import { streamsPartitionAssigner } from './partition-assigner.ts';
 import { TaskManager } from './task-manager.ts';
 import { provisionTopics, RepartitionPurger } from './topic-provisioner.ts';
 import { TopicNames } from './topics.ts';
+import { STREAM_TIME_METADATA } from './task-manager.ts';
 
 export interface StreamThreadEvents {
   /** The group is rebalancing, or this member's tasks are being started. */
@@ -65,6 +66,9 @@ export class StreamThread {
   private serial: Promise<void> = Promise.resolve();
   private ticker: NodeJS.Timeout | undefined;
   private failed = false;
+  private stopping = false;
+  /** The batch being handled, if any: stop() lets it finish before committing. */
+  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(topology: Topology, config: ResolvedConfig, client: KafkaClientFactory, metrics: Map<string, number>, events: StreamThreadEvents) {
     this.topology = topology;
@@ -132,6 +136,9 @@ export class StreamThread {
       // read_committed: aborted outputs of upstream tasks never reach the tasks reading them
       // (nor aborted changelog writes the standbys).
       readUncommitted: false,
+      // kafkajs restarts a crashed consumer by itself; once stop() has begun it must stay stopped,
+      // or a process asked to leave would rejoin and start its tasks again.
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000, restartOnFailure: async () => !this.stopping },
       partitionAssigners: [
         streamsPartitionAssigner({
           topology: this.topology,
@@ -194,6 +201,7 @@ export class StreamThread {
       }).catch(() => {});
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      if (this.stopping) return;
       if (!e.payload.restart) {
         this.fail(e.payload.error);
         return;
@@ -216,7 +224,11 @@ export class StreamThread {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload),
+      eachBatch: (payload) => {
+        const handled = this.onBatch(payload);
+        this.inFlight = handled.catch(() => {});
+        return handled;
+      },
     });
     this.ticker = setInterval(() => this.tick(), config.punctuateIntervalMs);
   }
@@ -308,7 +320,12 @@ export class StreamThread {
       this.gauge(`consumer-lag{topic="${batch.topic}",partition="${batch.partition}"}`, Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1));
       this.events.observe?.('process-latency-ms', this.config.clock() - startedAt);
       this.dirty.add(t);
-      this.pendingOffsets.set(`${batch.topic}/${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) });
+      this.pendingOffsets.set(`${batch.topic}/${batch.partition}`, {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(Number(batch.lastOffset()) + 1),
+        ...(this.topology.internalTopics.has(logical) ? {} : { metadata: `${STREAM_TIME_METADATA}${t.task.streamTime}` }),
+      });
       // kafkajs fetches on from the resolved offset; what is committed is decided by the commits.
       resolveOffset(batch.lastOffset());
       // At-least-once group commit: the next batch is processed while this one's outputs are in
@@ -367,10 +384,25 @@ export class StreamThread {
     if (this.dirty.size > 0) void this.requestCommit();
   }
 
-  /** Finishes the batch in hand, commits (unless the thread failed), leaves the group and disconnects. */
+  /**
+   * Finishes the batch in hand, commits (unless the thread failed), leaves the group and
+   * disconnects. The commit comes before the consumer stops: only a member of the group may
+   * commit offsets, and a stop that left first would lose the last batches' offsets (their
+   * outputs already written), to be replayed by the next owner.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
-    await this.consumer?.stop().catch(() => {});
+    const consumer = this.consumer;
+    if (consumer !== undefined && !this.failed) {
+      // No new batch starts once every topic is paused; the one in hand runs to its end.
+      try {
+        consumer.pause(this.topology.subtopologies.flatMap((s) => s.sourceTopics).map((t) => ({ topic: this.names.kafka(t) })));
+      } catch {
+        // Not running yet (a stop during start): there is no batch to wait for.
+      }
+      await this.inFlight;
+    }
     if (!this.failed && this.tasks !== undefined) {
       for (const t of this.tasks.all()) {
         t.task.flush();
@@ -379,6 +411,7 @@ export class StreamThread {
       await this.requestCommit().catch(() => {});
       await this.enqueue(() => this.purger?.maybePurge(true)).catch(() => {});
     }
+    await consumer?.stop().catch(() => {});
     // A thread that failed may hold half a batch in its stores: nothing of it is checkpointed.
     await this.enqueue(() => this.tasks?.closeAll(!this.failed)).catch(() => {});
     await this.consumer?.disconnect().catch(() => {});

@@ -48,6 +48,9 @@ interface Starting {
  * before its processors start, closed when its partition moves away; and the standby tasks the
  * group assigned to this member.
  */
+/** Prefix of the offset commit metadata that carries a task's stream time (at-least-once). */
+export const STREAM_TIME_METADATA = 'rs-stream-time=';
+
 export class TaskManager {
   private readonly tasks = new Map<string, ActiveTask>();
   private readonly creating = new Map<string, Promise<ActiveTask>>();
@@ -237,6 +240,7 @@ export class TaskManager {
       deadLetter: (context) => this.d.deadLetter(active!, context),
     };
     const task = new StreamTask(topology, s.sub, s.partition, env, s.state.stores);
+    if (!this.exactlyOnce && s.sub.streamTimeStore !== undefined) task.resumeStreamTimeAt(await this.committedStreamTime(s.sub.sourceTopics, s.partition));
     active = new ActiveTask(task, collector, s.producer, sourceTopics, config.applicationId, s.state);
     this.tasks.set(s.id, active);
     config.log.info(`task ${s.id} started`);
@@ -268,6 +272,30 @@ export class TaskManager {
   }
 
   /** Points the consumer at the committed offsets of a task's input partitions. */
+  /**
+   * At-least-once: the stream time committed with the input offsets (their metadata). The
+   * restored stream-time store may be ahead of it: its changelog is written before the offsets
+   * are committed, so after a crash in between the batch is replayed, and judged against a
+   * stream time that already includes it, its on-time records would turn late. Kafka Streams
+   * keeps partition time in the commit metadata for the same reason. No committed offset means
+   * the partition is read from its start: stream time starts from nothing too.
+   */
+  private async committedStreamTime(sources: readonly string[], partition: number): Promise<number> {
+    const { admin, config } = this.d;
+    let time = Number.NEGATIVE_INFINITY;
+    for (const logical of sources) {
+      if (this.d.topology.internalTopics.has(logical)) continue;
+      const topic = this.d.names.kafka(logical);
+      const [committed] = await retrying('reading committed offsets', () => admin.fetchOffsets({ groupId: config.applicationId, topics: [topic] }), BROKER_RETRY_POLICY, config.log);
+      const meta = committed?.partitions.find((p) => p.partition === partition)?.metadata;
+      if (typeof meta === 'string' && meta.startsWith(STREAM_TIME_METADATA)) {
+        const t = Number(meta.slice(STREAM_TIME_METADATA.length));
+        if (!Number.isNaN(t) && t > time) time = t;
+      }
+    }
+    return time;
+  }
+
   private async rewindToCommitted(id: string, sources: readonly string[], partition: number): Promise<void> {
     const { admin, config } = this.d;
     for (const logical of sources) {
