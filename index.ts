@@ -23,8 +23,8 @@ export type { StreamRecord, RecordOrigin } from './topology/api/record.ts';
 export type { ExternalSink, ExternalSinkFactory } from './topology/api/sink.ts';
 
 // State stores
-export { Stores, type StoreBuilder } from './state-stores/stores.ts';
-export type { KeyValueStore, WindowStore, Windowed, StateStore } from './state-stores/api.ts';
+export { Stores, type StoreBuilder, type StoreKind, type StoreBuildOptions, type StoreOptions, type WindowStoreOptions } from './state-stores/stores.ts';
+export type { KeyValueStore, WindowStore, Windowed, StateStore, StoreMetrics, StoreCodec } from './state-stores/api.ts';
 
 // Runtimes
 export { TopologyTestDriver } from './topology/runtimes/test-driver.ts';
