@@ -34,6 +34,7 @@ export interface StateStore {
   metrics(): StoreMetrics;
 }
 
+/** What a store reports of its size, through `metrics()`: entries, and on disk its files and cache. */
 export interface StoreMetrics {
   /** Entries held (windowed: key and window pairs); an estimate for a persistent store. */
   readonly entries: number;
@@ -113,7 +114,9 @@ export interface WindowStore<K, V> extends StateStore {
 
 /** How a store's keys and values become changelog strings and back. */
 export interface StoreCodec<T> {
+  /** The text a value is stored and logged as. */
   encode(value: T): string;
+  /** The value of a text `encode` wrote. */
   decode(text: string): T;
 }
 

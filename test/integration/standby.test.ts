@@ -19,6 +19,15 @@ const STORES = ['kpi-time-store', 'kpi-country-store'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = (name: string) => mkdtemp(join(tmpdir(), `rs-${name}-`));
 
+/** Until `pattern` appears in what a process printed after its first `since` characters. */
+async function waitAfter(p: CliProcess, since: number, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!pattern.test(p.output().slice(since))) {
+    if (p.proc.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} (exit ${p.proc.exitCode}); output:\n${p.output().slice(-3000)}`);
+    await sleep(100);
+  }
+}
+
 /** `restored N changelog entries of STORE from TOPIC[P] (offsets A to B; read R) in T ms` lines. */
 const restoreLines = (output: string, store: string) =>
   [...output.matchAll(new RegExp(`restored (\\d+) changelog entries of ${store} from \\S+\\[(\\d+)\\] \\(offsets (\\d+) to (\\d+); read (\\d+)\\) in (\\d+) ms`, 'g'))].map((m) => ({
@@ -86,8 +95,8 @@ describe('standby replicas on a real broker', () => {
       const killedAt = Date.now();
       victim.proc.kill('SIGKILL');
       await victim.exited;
-      for (const id of moving) await survivor.waitFor(new RegExp(`task ${id}: taking over the stores of its standby \\((\\d+) records applied here\\)`), 60_000);
-      for (const id of moving) await survivor.waitFor(new RegExp(`task ${id} started`), 60_000);
+      for (const id of moving) await waitAfter(survivor, before, new RegExp(`task ${id}: taking over the stores of its standby \\((\\d+) records applied here\\)`));
+      for (const id of moving) await waitAfter(survivor, before, new RegExp(`task ${id} started`));
       const takeover = survivor.output().slice(before);
       // From the rebalance (the survivor joining with the dead member's tasks) to the last of them started, by the log's clock.
       const at = (re: RegExp) => Date.parse(takeover.match(re)![0].slice(0, 24));

@@ -49,6 +49,10 @@ export const kafkaError = (type: string, message = `fake broker: ${type}`): Erro
 export const wrappedKafkaError = (type: string): Error & { originalError: Error } =>
   Object.assign(new Error(`retries exceeded: ${type}`), { name: 'KafkaJSNumberOfRetriesExceeded', originalError: kafkaError(type) });
 
+/** The same, as kafkajs's retrier passes on an error it does not retry: the protocol error as `cause`, no `type`. */
+export const nonRetriableKafkaError = (type: string): Error =>
+  Object.assign(new Error(`fake broker: ${type}`, { cause: kafkaError(type) }), { name: 'KafkaJSNonRetriableError', retriable: false });
+
 interface TopicState {
   readonly partitions: StoredRecord[][];
   /** Records before this offset were deleted (DeleteRecords). */

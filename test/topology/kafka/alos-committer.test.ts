@@ -5,7 +5,7 @@ import type { ExternalSink } from '../../../topology/api/sink.ts';
 import { RetailStreamsError } from '../../../topology/api/errors.ts';
 import type { ProductionHandler } from '../../../topology/api/handlers.ts';
 import { AtLeastOnceCommitter } from '../../../topology/runtimes/kafka/alos-committer.ts';
-import { FakeBroker, kafkaError, wrappedKafkaError } from '../../support/fake-kafka.ts';
+import { FakeBroker, kafkaError, nonRetriableKafkaError, wrappedKafkaError } from '../../support/fake-kafka.ts';
 import { feed, raw, recordingHooks, taskSetup } from './harness.ts';
 
 const str = Serdes.string as Serde<string>;
@@ -115,6 +115,18 @@ describe('AtLeastOnceCommitter', () => {
     // Nothing was committed, so nothing may be purged.
     expect(committed).toEqual([]);
     expect(broker.values('out')).toEqual(['1']);
+  });
+
+  // kafkajs's retrier passes an error it does not retry on as a KafkaJSNonRetriableError whose
+  // `cause` is the protocol error: a member the coordinator dropped (session expired) must not fail the instance.
+  it('counts a commit refused with UNKNOWN_MEMBER_ID as kafkajs wraps it (in `cause`) as lost to a rebalance', async () => {
+    const { broker, env, committer, metrics } = setup();
+    await committer.start();
+    const t = await env.tasks.taskFor('in', 0);
+    feed(t, 'in', raw([{ key: 'a', value: '1', timestamp: T0 }]));
+    broker.failNext('consumer.commitOffsets', nonRetriableKafkaError('UNKNOWN_MEMBER_ID'));
+    await expect(committer.commit([t], offsets([0, 1]))).resolves.toBeUndefined();
+    expect(metrics.get('commits-lost-to-rebalance')).toBe(1);
   });
 
   it('fails on an offset commit error that is not a rebalance', async () => {

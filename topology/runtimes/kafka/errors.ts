@@ -12,6 +12,17 @@ export const FENCED_ERRORS = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED
  */
 export const SEQUENCE_LOST_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
 
-/** The protocol error type of a kafkajs error, also when it is wrapped by the client's retrier. */
-export const kafkaErrorType = (e: unknown): string =>
-  (e as { type?: string }).type ?? (e as { originalError?: { type?: string } }).originalError?.type ?? '';
+/**
+ * The protocol error type of a kafkajs error, also when it is wrapped by the client's retrier:
+ * as `originalError` once retries ran out, as `cause` for an error it would not retry (an offset
+ * commit refused with UNKNOWN_MEMBER_ID reaches the caller that way).
+ */
+export const kafkaErrorType = (e: unknown): string => {
+  let at: unknown = e;
+  for (let depth = 0; depth < 5 && typeof at === 'object' && at !== null; depth++) {
+    const x = at as { type?: unknown; originalError?: unknown; cause?: unknown };
+    if (typeof x.type === 'string') return x.type;
+    at = x.originalError ?? x.cause;
+  }
+  return '';
+};
