@@ -116,6 +116,7 @@ export class Topology {
     return result;
   }
 
+  /** The sub-topology that reads a topic, if any. */
   subtopologyOf(topic: string): Subtopology | undefined {
     return this.subtopologies.find((s) => s.sourceTopics.includes(topic));
   }

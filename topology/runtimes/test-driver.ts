@@ -44,14 +44,17 @@ export class TopologyTestDriver {
     this.runtime = new InProcessRuntime(topology, { ...options, wallClock: () => this.clock, retainDeadLetters: true });
   }
 
+  /** A topic to pipe records into, with the serdes that turn keys and values into bytes. */
   createInputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>): TestInputTopic<K, V> {
     return new TestInputTopic(this.runtime, topic, keySerde, valueSerde, () => this.clock);
   }
 
+  /** A topic to read what the topology wrote, with the serdes that read it back. */
   createOutputTopic<K, V>(topic: string, keySerde: Serde<K>, valueSerde: Serde<V>): TestOutputTopic<K, V> {
     return new TestOutputTopic(this.runtime, topic, keySerde, valueSerde);
   }
 
+  /** Moves the fake wall clock on and runs wall-clock punctuation and idle detection. */
   advanceWallClock(ms: number): void {
     this.clock += ms;
     this.runtime.tick();
@@ -62,6 +65,7 @@ export class TopologyTestDriver {
     this.runtime.endOfInput();
   }
 
+  /** The value of a counter (`late-records`, `dead-letter-records`, ...), 0 when never counted. */
   metric(name: string): number {
     return this.runtime.metrics.get(name) ?? 0;
   }
@@ -71,14 +75,17 @@ export class TopologyTestDriver {
     return this.runtime.deadLetters;
   }
 
+  /** The stream time of the task reading a partition of a topic. */
   streamTimeOf(topic: string, partition: number): number {
     return this.runtime.taskFor(topic, partition).streamTime;
   }
 
+  /** Commits every task's external sinks, as a runtime does before committing offsets. */
   async commit(): Promise<void> {
     await this.runtime.commit();
   }
 
+  /** Closes every task: processors, sinks and stores. */
   async close(): Promise<void> {
     await this.runtime.close();
   }

@@ -5,6 +5,7 @@ import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { DeserializationHandler, ProductionHandler } from '../../api/handlers.ts';
 import type { KafkaClientFactory } from './client.ts';
 
+/** `processing.guarantee`: at-least-once (outputs may repeat after a crash) or exactly-once (Kafka transactions). */
 export type Guarantee = 'at-least-once' | 'exactly-once';
 
 /** A topic the application writes, created when missing (internal topics are always created). */

@@ -22,6 +22,7 @@ const TRANSITIONS: Record<KafkaStreamsState, readonly KafkaStreamsState[]> = {
   ERROR: ['PENDING_SHUTDOWN'],
 };
 
+/** Told of every state change of a KafkaStreams instance: the new state, then the one before. */
 export type StateListener = (next: KafkaStreamsState, previous: KafkaStreamsState) => void;
 
 /**
@@ -30,6 +31,7 @@ export type StateListener = (next: KafkaStreamsState, previous: KafkaStreamsStat
  * `replace-thread` starts a new stream thread, which resumes from the last commit.
  */
 export type UncaughtExceptionResponse = 'shutdown-client' | 'replace-thread';
+/** Decides what a failed stream thread leads to; returning nothing means `shutdown-client`. */
 export type UncaughtExceptionHandler = (error: Error) => UncaughtExceptionResponse | void;
 
 /**
@@ -81,6 +83,7 @@ export class KafkaStreams {
     this.listener = listener;
   }
 
+  /** Called when processing fails for good; its answer says whether to stop or start a new thread. */
   setUncaughtExceptionHandler(handler: UncaughtExceptionHandler): void {
     this.uncaught = handler;
   }
