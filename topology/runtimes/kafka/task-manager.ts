@@ -31,6 +31,9 @@ export interface TaskManagerDeps {
   forgotten(task: ActiveTask): void;
 }
 
+/** Prefix of the offset commit metadata that carries a task's stream time (at-least-once). */
+export const STREAM_TIME_METADATA = 'rs-stream-time=';
+
 /** A task being started: its producer and state are ready, its restore is not done yet. */
 interface Starting {
   readonly sub: Subtopology;
@@ -48,9 +51,6 @@ interface Starting {
  * before its processors start, closed when its partition moves away; and the standby tasks the
  * group assigned to this member.
  */
-/** Prefix of the offset commit metadata that carries a task's stream time (at-least-once). */
-export const STREAM_TIME_METADATA = 'rs-stream-time=';
-
 export class TaskManager {
   private readonly tasks = new Map<string, ActiveTask>();
   private readonly creating = new Map<string, Promise<ActiveTask>>();
@@ -271,7 +271,6 @@ export class TaskManager {
     return p;
   }
 
-  /** Points the consumer at the committed offsets of a task's input partitions. */
   /**
    * At-least-once: the stream time committed with the input offsets (their metadata). The
    * restored stream-time store may be ahead of it: its changelog is written before the offsets
@@ -296,6 +295,7 @@ export class TaskManager {
     return time;
   }
 
+  /** Points the consumer at the committed offsets of a task's input partitions. */
   private async rewindToCommitted(id: string, sources: readonly string[], partition: number): Promise<void> {
     const { admin, config } = this.d;
     for (const logical of sources) {
