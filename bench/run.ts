@@ -17,6 +17,7 @@ import { buildPeer, createPeerTopics, peerRun } from './kafka-streams-peer.ts';
 import { cliAccepts, kpiRun, type StoreKind } from './kpi-run.ts';
 import { latencyRep, type LatencyRep } from './latency.ts';
 import { bareParseOnce, replayOnce, type FileRate } from './replay.ts';
+import { stateBench } from './state.ts';
 import { figure, makeRatio, markdown, missing, ratioOf, svg, updateReadme, type Figure, type Machine, type Report } from './report.ts';
 import { runToEnd } from './support/child.ts';
 import { admin as makeAdmin, createTopic, endOffsets, repoRoot, startBroker, sum, type Broker } from './support/kafka.ts';
@@ -213,12 +214,12 @@ try {
   const results = new Map<string, { rates: number[]; steady: number[]; allStages: number[]; rss: number[]; errors: string[] }>();
   for (const k of contenders) results.set(k.key, { rates: [], steady: [], allStages: [], rss: [], errors: [] });
   // Rounds of one repetition each, so that background load hits every contender alike. A round
-  // that would end past the time budget (less what replay and latency take) is not started.
+  // that would end past the time budget (less what replay, latency and state take) is not started.
   const budgetMs = c.budgetMinutes * 60_000;
   let lastRoundMs = 0;
   for (let rep = 1; rep <= c.reps && contenders.length > 0; rep++) {
     const roundStart = performance.now();
-    if (rep > 1 && roundStart - t0 + lastRoundMs > budgetMs - 4 * 60_000) {
+    if (rep > 1 && roundStart - t0 + lastRoundMs > budgetMs - (c.steps.has('state') ? 8 : 4) * 60_000) {
       const text = `Time budget (${c.budgetMinutes} min): throughput measured in ${rep - 1} repetitions, not ${c.reps}.`;
       notes.push(text);
       say(text);
@@ -290,6 +291,13 @@ try {
     const lines = `${c.replayLines.toLocaleString('en-US')} lines, ${(fileBytes / 2 ** 20).toFixed(0)} MiB`;
     figures['replay'] = replays.length > 0 ? figure('`replay` (file in, KPI files out, no broker)', 'invoices/s', replays.map((r) => r.rate), { note: `${lines}; peak RSS ${median(replays.map((r) => r.peakRssMb)).toFixed(0)} MiB` }) : missing('`replay`', 'invoices/s', 'failed', '');
     figures['bare-parse'] = bares.length > 0 ? figure('Bare loop: read lines + JSON.parse (the decode limit)', 'lines/s', bares.map((r) => r.rate), { note: lines }) : missing('Bare parse loop', 'lines/s', 'failed', '');
+  }
+
+  // ------------------------------------------------------------------ state: restore (empty, checkpoint, standby) and RSS with 5M keys
+  if (c.steps.has('state')) {
+    const t = performance.now();
+    Object.assign(figures, await stateBench({ admin, bootstrap, work, runId, sizes: c.state, log, say }));
+    notes.push(`State (bench/state.ts, one run each, ${((performance.now() - t) / 60_000).toFixed(1)} min): KafkaStreams counting keys, RocksDB count store, 2 partitions, at-least-once, session timeout 10 s. Restore times are the library's own restore log lines (the slowest partition); the standby figure is the survivor's time from its rebalance to the task running. RSS: \`--max-old-space-size=${c.state.heapMiB}\`, count store not logged, VmHWM sampled every 250 ms.`);
   }
 
   // ------------------------------------------------------------------ Avro against JSON decode (the invoice serde, same invoices)
