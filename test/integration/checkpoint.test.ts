@@ -12,7 +12,7 @@ import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { ROOT, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
 import { latestByKey } from '../support/reference.ts';
-import { eventually, readDataset, referenceFor } from '../support/kpi-check.ts';
+import { expectExact } from '../support/kpi-check.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tmp = (name: string) => mkdtemp(join(tmpdir(), `rs-${name}-`));
@@ -324,18 +324,7 @@ describe('checkpoints on a real broker', () => {
         expect(lines.length).toBeGreaterThan(0);
         for (const l of lines) expect(l.from, `${store}[${l.partition}]`).toBe(0);
       }
-      const { ref, closedTime, closedCountry } = await referenceFor(kafka.bootstrap, topic, WINDOW, GRACE, 'min');
-      expect(closedTime.length).toBeGreaterThan(1);
-      const files = await eventually(() => readDataset(join(sink, 'time-kpis')), (l) => l.length >= closedTime.length, 180_000);
-      expect(files).toEqual(closedTime);
-      expect(await readDataset(join(sink, 'time-country-kpis'))).toEqual(closedCountry);
-      const wanted = new Set(ref.time.map((t) => (JSON.parse(t) as { window: { start: string } }).window.start));
-      const latest = await eventually(
-        async () => [...latestByKey(await readTopic(kafka.bootstrap, 'kpi-time', { readCommitted: true })).entries()].filter(([k]) => wanted.has(k)).map(([, v]) => v).sort(),
-        (v) => JSON.stringify(v) === JSON.stringify([...ref.time].sort()),
-        60_000,
-      );
-      expect(latest).toEqual([...ref.time].sort());
+      await expectExact(kafka.bootstrap, topic, sink, WINDOW, GRACE);
       const restored = ['kpi-time-store', 'kpi-country-store'].flatMap((s) => restoreLines(out, s));
       console.log(`exactly-once kill -9: restored in full ${restored.reduce((n, l) => n + l.restored, 0)} changelog entries (${restored.map((l) => `${l.from}..${l.to}`).join(', ')}) in ${Math.max(...restored.map((l) => l.ms))} ms`);
     } catch (e) {

@@ -7,7 +7,7 @@ import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
 import { latestByKey } from '../support/reference.ts';
-import { eventually, readDataset, referenceFor } from '../support/kpi-check.ts';
+import { eventually, expectExact as expectExactKpis, readDataset, referenceFor } from '../support/kpi-check.ts';
 
 const WINDOW = 60_000;
 const GRACE = 120_000;
@@ -43,20 +43,7 @@ async function keepOutput(p: CliProcess, sink: string): Promise<string> {
 }
 
 /** Files and committed KPI topics against the reference; windows close on the slowest partition. */
-async function expectExact(kafka: KafkaCluster, topic: string, sink: string) {
-  const { ref, closedTime, closedCountry } = await referenceFor(kafka.bootstrap, topic, WINDOW, GRACE, 'min');
-  expect(closedTime.length).toBeGreaterThan(1);
-  const files = await eventually(() => readDataset(join(sink, 'time-kpis')), (l) => l.length >= closedTime.length, 180_000);
-  expect(files).toEqual(closedTime);
-  expect(await readDataset(join(sink, 'time-country-kpis'))).toEqual(closedCountry);
-  const wanted = new Set(ref.time.map((t) => (JSON.parse(t) as { window: { start: string } }).window.start));
-  const latest = await eventually(
-    async () => [...latestByKey(await readTopic(kafka.bootstrap, 'kpi-time', { readCommitted: true })).entries()].filter(([k]) => wanted.has(k)).map(([, v]) => v).sort(),
-    (v) => JSON.stringify(v) === JSON.stringify([...ref.time].sort()),
-    60_000,
-  );
-  expect(latest).toEqual([...ref.time].sort());
-}
+const expectExact = (kafka: KafkaCluster, topic: string, sink: string) => expectExactKpis(kafka.bootstrap, topic, sink, WINDOW, GRACE);
 
 /**
  * Three `run` processes of one group while the simulator produces; every 5-9 s one of them, at

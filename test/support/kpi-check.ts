@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { readTopic } from './topic-reader.ts';
-import { parseFeedLine, referenceKpis, type RefInput, type RefKpis } from './reference.ts';
+import { latestByKey, parseFeedLine, referenceKpis, type RefInput, type RefKpis } from './reference.ts';
 
 /** Every JSON line under a dataset folder of the local file sink, sorted; temp files excluded. */
 export async function readDataset(dir: string): Promise<string[]> {
@@ -60,4 +61,23 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
     v = await probe();
   }
   return v;
+}
+
+/**
+ * Exactly the reference KPIs of an input topic: every closed window's final in the file sink
+ * (time and time-and-country datasets), and the latest committed `kpi-time` update per window.
+ */
+export async function expectExact(brokers: readonly string[], topic: string, sink: string, windowMs: number, graceMs: number): Promise<void> {
+  const { ref, closedTime, closedCountry } = await referenceFor(brokers, topic, windowMs, graceMs, 'min');
+  expect(closedTime.length).toBeGreaterThan(1);
+  const files = await eventually(() => readDataset(join(sink, 'time-kpis')), (l) => l.length >= closedTime.length, 180_000);
+  expect(files).toEqual(closedTime);
+  expect(await readDataset(join(sink, 'time-country-kpis'))).toEqual(closedCountry);
+  const wanted = new Set(ref.time.map((t) => (JSON.parse(t) as { window: { start: string } }).window.start));
+  const latest = await eventually(
+    async () => [...latestByKey(await readTopic(brokers, 'kpi-time', { readCommitted: true })).entries()].filter(([k]) => wanted.has(k)).map(([, v]) => v).sort(),
+    (v) => JSON.stringify(v) === JSON.stringify([...ref.time].sort()),
+    60_000,
+  );
+  expect(latest).toEqual([...ref.time].sort());
 }
