@@ -7,9 +7,6 @@
  */
 /// <reference path="./state-stores/rocksdb-binding.d.ts" preserve="true" />
 
-// First, before the Kafka runtime loads kafkajs: the fix of its read_committed filter.
-import './topology/runtimes/kafka/install-aborted-filter.ts';
-
 // DSL and topology
 export { StreamsBuilder, KStream, KGroupedStream, TimeWindowedKStream, KTable } from './topology/api/builder.ts';
 export type { Consumed, Produced, Grouped, Materialized } from './topology/api/builder.ts';
@@ -30,6 +27,8 @@ export type { KeyValueStore, WindowStore, Windowed, StateStore, StoreMetrics, St
 export { TopologyTestDriver } from './topology/runtimes/test-driver.ts';
 export { KafkaStreams, type KafkaStreamsState, type StateListener, type UncaughtExceptionHandler, type UncaughtExceptionResponse } from './topology/runtimes/kafka/kafka-streams.ts';
 export type { KafkaStreamsConfig, Guarantee, OutputTopicSpec } from './topology/runtimes/kafka/config.ts';
+export type { KafkaSecurity } from './topology/runtimes/kafka/security.ts';
+export { describeKafkaSecurity, kafkaSecurityError } from './topology/runtimes/kafka/security.ts';
 export type { QueryableStore, ReadOnlyKeyValueStore, ReadOnlyWindowStore, KeyQueryMetadata, HostInfo, MemberMetadata } from './topology/runtimes/kafka/interactive-queries.ts';
 export { replayLines } from './topology/runtimes/file-replay.ts';
 

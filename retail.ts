@@ -9,9 +9,6 @@
  */
 /// <reference path="./state-stores/rocksdb-binding.d.ts" preserve="true" />
 
-// First, before anything loads kafkajs (the simulator does, when it runs): the fix of its read_committed filter.
-import './topology/runtimes/kafka/install-aborted-filter.ts';
-
 // The KPI topology and its outputs
 export { buildKpiTopology, invoiceSerde, lateSerde, KPI_DEAD_LETTER_HANDLER, PARTIALS, type KpiTopologyOptions, type Output } from './processors/kpi-topology.ts';
 export { fileOutputs, deadLetterFiles, DATASETS } from './processors/file-outputs.ts';

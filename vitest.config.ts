@@ -27,6 +27,20 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      // The suites whose outcome depends on the Kafka client, again on the second adapter
+      // (@platformatic/kafka: exactly-once v2), after the first group so brokers never overlap.
+      {
+        extends: true,
+        test: {
+          name: 'integration-platformatic',
+          include: ['kafka-run', 'state', 'conformance', 'checkpoint', 'standby', 'watermark', 'security'].map((f) => `test/integration/${f}.test.ts`),
+          env: { RS_KAFKA_CLIENT: 'platformatic' },
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

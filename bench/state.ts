@@ -10,6 +10,8 @@
  *   takes its task over. Times and records read come from the library's restore log lines.
  * - Peak RSS (VmHWM) counting 5,000,000 distinct keys in a `--max-old-space-size=256` process, the
  *   count store in RocksDB (finishes) and in memory (dies of a full heap: where, is reported).
+ * - Throughput of the count store in RocksDB against in memory on state that fits in memory
+ *   (`throughputBench`). Every count store here is logged, as a Kafka Streams user runs it.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -32,6 +34,11 @@ export interface StateSizes {
   /** Distinct keys of the RSS measurement. */
   readonly rssKeys: number;
   readonly heapMiB: number;
+  /** Distinct keys of the throughput comparison (state that fits in memory), each counted `throughputRounds` times. */
+  readonly throughputKeys: number;
+  readonly throughputRounds: number;
+  /** Repetitions of each store in the throughput comparison, the order of the two drawn at random in each round. */
+  readonly throughputReps: number;
 }
 
 interface Opts {
@@ -44,16 +51,21 @@ interface Opts {
   readonly say: (m: string) => void;
 }
 
-/** The broker's console producer from a file of `key<TAB>1` lines: millions of records in seconds. */
-async function produceKeys(o: Opts, topic: string, first: number, count: number): Promise<void> {
+/**
+ * The broker's console producer from a file of `key<TAB>1` lines: millions of records in seconds.
+ * Keys `first` to `first + count - 1`, that sequence `rounds` times.
+ */
+async function produceKeys(o: Opts, topic: string, first: number, count: number, rounds = 1): Promise<void> {
   const file = join(o.work, `${topic}-${first}.tsv`);
   const out = createWriteStream(file);
   let chunk = '';
-  for (let i = first; i < first + count; i++) {
-    chunk += `${keyOf(i)}\t1\n`;
-    if (chunk.length >= 1 << 20) {
-      if (!out.write(chunk)) await once(out, 'drain');
-      chunk = '';
+  for (let round = 0; round < rounds; round++) {
+    for (let i = first; i < first + count; i++) {
+      chunk += `${keyOf(i)}\t1\n`;
+      if (chunk.length >= 1 << 20) {
+        if (!out.write(chunk)) await once(out, 'drain');
+        chunk = '';
+      }
     }
   }
   out.end(chunk);
@@ -225,7 +237,7 @@ async function rssBench(o: Opts, figures: Record<string, Figure>): Promise<void>
   for (const store of ['rocksdb', 'memory'] as const) {
     const r = new Runner(`rss-${store}`, {
       bootstrap: [o.bootstrap], input, output: `${input}-out`, applicationId: `bench-state-big-${store}-${o.runId}`, stateDir: join(o.work, 'state', `big-${store}`),
-      storeType: store, logged: false, fetchKiB: 1024, records: KEYS,
+      storeType: store, fetchKiB: 1024, records: KEYS,
     }, o.log(`state-rss-${store}`), [`--max-old-space-size=${heapMiB}`]);
     let hwmKb = 0;
     // A process being reaped has no VmHWM line any more (NaN): such a sample is skipped.
@@ -233,7 +245,7 @@ async function rssBench(o: Opts, figures: Record<string, Figure>): Promise<void>
       const kb = r.child.vm()?.hwmKb ?? 0;
       if (Number.isFinite(kb)) hwmKb = Math.max(hwmKb, kb);
     }, 250);
-    const timer = setTimeout(() => r.child.kill(), store === 'rocksdb' ? 240_000 : 150_000);
+    const timer = setTimeout(() => r.child.kill(), store === 'rocksdb' ? 400_000 : 150_000);
     const exit = await r.child.exited;
     clearInterval(sampler);
     clearTimeout(timer);
@@ -244,7 +256,7 @@ async function rssBench(o: Opts, figures: Record<string, Figure>): Promise<void>
     const oom = /JavaScript heap out of memory|Reached heap limit/.test(r.text());
     const label = `Peak RSS (VmHWM), ${fmtN(KEYS)} distinct keys counted, ${store === 'rocksdb' ? 'RocksDB' : 'in-memory'} store, ${heapMiB} MiB heap`;
     if (done !== undefined && exit.code === 0) {
-      figures[`state.rss.${store}`] = figure(label, 'MiB', [peakMiB], { lowerIsBetter: true, note: `one run; finished, ${fmtN(processed)} records in ${seconds.toFixed(0)} s (${fmtN(Math.round(processed / seconds))}/s from process start); count store not logged` });
+      figures[`state.rss.${store}`] = figure(label, 'MiB', [peakMiB], { lowerIsBetter: true, note: `one run; finished, ${fmtN(processed)} records in ${seconds.toFixed(0)} s (${fmtN(Math.round(processed / seconds))}/s from process start); count store logged (changelog on)` });
     } else {
       const how = oom ? 'died with a heap OOM' : `did not finish (exit ${exit.code}, signal ${exit.signal})`;
       figures[`state.rss.${store}`] = { ...missing(label, 'MiB', 'failed', `one run; ${how} after ${fmtN(processed)} of ${fmtN(KEYS)} records (last progress report), ${seconds.toFixed(0)} s; peak RSS until then ${peakMiB.toFixed(0)} MiB`), reps: [peakMiB] };
@@ -253,10 +265,62 @@ async function rssBench(o: Opts, figures: Record<string, Figure>): Promise<void>
   }
 }
 
+/**
+ * Throughput of the count store in RocksDB against in memory, on state that fits in memory: the
+ * same topic for every run (`throughputKeys` distinct keys, that sequence `throughputRounds`
+ * times, 2 partitions), each run a fresh group and state folder, measured like `run`'s rows:
+ * records / time from process start until the group's committed offsets reach the topic's end.
+ * Rounds of one run of each store, the order within a round drawn at random.
+ */
+async function throughputBench(o: Opts, figures: Record<string, Figure>): Promise<void> {
+  const { throughputKeys: KEYS, throughputRounds: ROUNDS, throughputReps: REPS } = o.sizes;
+  const input = `bench-state-tput-${o.runId}`;
+  await createTopic(o.admin, input, 2);
+  await createTopic(o.admin, `${input}-out`, 1);
+  await produceKeys(o, input, 0, KEYS, ROUNDS);
+  const inputEnd = await endOffsets(o.admin, input);
+  const records = [...inputEnd.values()].reduce((n, e) => n + e, 0);
+  const rates = { rocksdb: [] as number[], memory: [] as number[] };
+  const errors: string[] = [];
+  const orders: string[] = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    const order = Math.random() < 0.5 ? (['rocksdb', 'memory'] as const) : (['memory', 'rocksdb'] as const);
+    orders.push(order.map((s) => (s === 'rocksdb' ? 'R' : 'M')).join(''));
+    for (const store of order) {
+      const group = `bench-state-tput-${store}-${o.runId}-${rep}`;
+      const r = new Runner(`tput-${store}-${rep}`, {
+        bootstrap: [o.bootstrap], input, output: `${input}-out`, applicationId: group, stateDir: join(o.work, 'state', `tput-${store}-${rep}`), storeType: store,
+      }, o.log(`state-tput-${store}-${rep}`));
+      try {
+        const c = await waitCaughtUp(o.admin, { group, input, inputEnd, since: r.child.startedAt, timeoutMs: 300_000, alive: () => r.child.running });
+        const rate = records / (c.inputMs / 1000);
+        rates[store].push(rate);
+        o.say(`state: throughput ${store} #${rep}: ${fmtN(Math.round(rate))} records/s`);
+      } catch (e) {
+        errors.push(`${store} #${rep}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+        o.say(`state: throughput ${store} #${rep} FAILED: ${errors.at(-1)}`);
+      } finally {
+        await r.child.stop();
+      }
+    }
+  }
+  const data = `${fmtN(records)} records, ${fmtN(KEYS)} distinct keys each counted ${ROUNDS} times, 2 partitions; count store logged, at-least-once; orders (R = RocksDB, M = memory) ${orders.join(' ')}${errors.length > 0 ? `; ${errors.length} failed: ${errors[0]}` : ''}`;
+  for (const store of ['rocksdb', 'memory'] as const) {
+    const label = `Count per key, ${store === 'rocksdb' ? 'RocksDB' : 'in-memory'} store, state in memory (KafkaStreams, process start to caught up)`;
+    figures[`state.throughput.${store}`] = rates[store].length > 0 ? figure(label, 'records/s', rates[store], { note: data }) : missing(label, 'records/s', 'failed', errors[0] ?? 'no repetition finished');
+  }
+}
+
 /** Every state figure; a failed part is reported as such, not thrown. */
 export async function stateBench(o: Opts): Promise<Record<string, Figure>> {
   const figures: Record<string, Figure> = {};
   const err = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+  try {
+    await throughputBench(o, figures);
+  } catch (e) {
+    o.say(`state: throughput FAILED: ${err(e)}`);
+    for (const k of ['rocksdb', 'memory']) figures[`state.throughput.${k}`] ??= missing(`Count per key, ${k} store, state in memory`, 'records/s', 'failed', err(e));
+  }
   try {
     await restoreBench(o, figures);
   } catch (e) {

@@ -25,7 +25,5 @@ process.removeAllListeners('warning');
 process.on('warning', (w) => {
   if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
 });
-// First, before anything loads kafkajs: the fix of its read_committed filter (see the module).
-await import('../topology/runtimes/kafka/install-aborted-filter.ts');
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,7 @@
 import type * as Effect from 'effect/Effect';
 import type { Logger } from '../topology/api/log.ts';
 import type { CliError } from './errors.ts';
-import { describeUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
+import { describeUsage, kafkaPasswordUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
 
 const USAGE = `usage:
   ${simulateUsage}
@@ -10,6 +10,7 @@ const USAGE = `usage:
   ${replayUsage}
   ${watchUsage}
   ${describeUsage}
+${kafkaPasswordUsage}
 `;
 
 /** What a command gets besides its flags. */

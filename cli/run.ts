@@ -1,3 +1,5 @@
+import { CLIENT_NAMES } from '../topology/runtimes/kafka/client/port.ts';
+import { DEFAULT_CLIENT } from '../topology/runtimes/kafka/client/select.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
@@ -8,8 +10,9 @@ import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { CommandContext } from './main.ts';
 import { Duration, IntFromString, MaxFuture, PositiveDuration, decodeFlags } from './flags.ts';
-import { Brokers } from './kafka-flags.ts';
+import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
+import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
 import { RegistryUrl } from './simulate.ts';
 import { createInvoiceSerde } from '../processors/avro/invoice-serde.ts';
 import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
@@ -27,6 +30,8 @@ const RunFlags = Schema.Struct({
   grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
   idle: Schema.optionalWith(PositiveDuration, { default: () => 30_000 }),
   guarantee: Schema.optionalWith(Schema.Literal('at-least-once', 'exactly-once'), { default: () => 'at-least-once' as const }),
+  /** The Kafka client adapter (README, "Kafka clients"). */
+  client: Schema.optionalWith(Schema.Literal(...CLIENT_NAMES), { default: () => DEFAULT_CLIENT }),
   'replication-factor': Schema.optionalWith(IntFromString(1, 5), { default: () => 1 }),
   /** Warm copies of each stateful task kept by other processes of the group (`num.standby.replicas`). */
   'standby-replicas': Schema.optionalWith(IntFromString(0, 10), { default: () => 0 }),
@@ -43,6 +48,8 @@ const RunFlags = Schema.Struct({
   'http-token': Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   /** host:port other members reach this one's queries at (Kafka Streams' application.server); default the --http address. */
   'application-server': Schema.optional(Schema.String.pipe(Schema.pattern(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/))),
+  /** TLS and SASL to Kafka (the password only from KAFKA_PASSWORD or a file). */
+  ...KafkaSecurityFields,
 });
 
 
@@ -59,6 +66,7 @@ const ENV = {
   grace: 'RS_GRACE',
   idle: 'RS_IDLE',
   guarantee: 'RS_GUARANTEE',
+  client: 'RS_KAFKA_CLIENT',
   'replication-factor': 'RS_REPLICATION_FACTOR',
   'standby-replicas': 'RS_STANDBY_REPLICAS',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
@@ -93,7 +101,8 @@ const shutdownSignal = Effect.async<string>((resume) => {
 
 export const run = (argv: readonly string[], context: CommandContext) =>
   Effect.gen(function* () {
-    const flags = yield* decodeFlags('run', argv, Object.fromEntries(Object.keys(ENV).map((k) => [k, s])), RunFlags, ENV);
+    const flags = yield* decodeFlags('run', argv, { ...Object.fromEntries(Object.keys(ENV).map((k) => [k, s])), ...KAFKA_SECURITY_SPEC }, RunFlags, { ...ENV, ...KAFKA_SECURITY_ENV });
+    const security = yield* kafkaSecurityFrom('run', flags);
     const store = yield* Effect.tryPromise({
       try: () => openFileStore(flags.sink, context.logger('hdfs')),
       catch: (e) =>
@@ -102,6 +111,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
           : new SinkError({ message: `run: ${(e as Error).message}` }),
     });
     const log = context.logger('run');
+    if (security !== undefined) log.info(`Kafka security: ${describeKafkaSecurity(security)}`);
     if (flags['output-format'] === 'avro' && flags.registry === undefined)
       return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
     // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
@@ -144,7 +154,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
             Effect.tryPromise({
               try: async () =>
                 (await import('./http/dashboard.ts')).startDashboard({
-                  brokers: flags.brokers, host: flags['http-host'], port: httpPort, token: flags['http-token'], applicationServer: flags['application-server'],
+                  brokers: flags.brokers, security, host: flags['http-host'], port: httpPort, token: flags['http-token'], applicationServer: flags['application-server'],
                   groupId: flags.group, inputTopic: flags.input, topics: KPI_TOPICS, windowMs: flags.window, log: context.logger('http'),
                   ...(kpiSerdes.timeKpiSerde === undefined ? {} : { decodeTime: (b: Buffer) => kpiSerdes.timeKpiSerde!.deserialize(b) }),
                   ...(kpiSerdes.countryKpiSerde === undefined ? {} : { decodeCountry: (b: Buffer) => kpiSerdes.countryKpiSerde!.deserialize(b) }),
@@ -161,7 +171,9 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       new KafkaStreams(topology, {
         applicationId: flags.group,
         bootstrapServers: flags.brokers,
+        ...(security === undefined ? {} : { security }),
         processingGuarantee: flags.guarantee,
+        client: flags.client,
         defaultStore: flags.store,
         stateDir: flags['state-dir'],
         sessionTimeoutMs: flags['session-timeout'],
@@ -197,8 +209,8 @@ export const run = (argv: readonly string[], context: CommandContext) =>
         },
         catch: (e) =>
           e instanceof RetailStreamsError && e.code === 'invalid-argument'
-            ? new UsageError({ message: `run: ${e.message}` })
-            : new BrokerError({ message: `run: ${(e as Error).message}` }),
+            ? new UsageError({ message: `run: ${e.message}${security?.sasl !== undefined && /does not exist/.test(e.message) ? ` (or user "${security.sasl.username}" has no DESCRIBE ACL on it)` : ''}` })
+            : kafkaFailure('run', e, security),
       }).pipe(
         Effect.retry({
           schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
@@ -221,7 +233,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       const m = (k: string) => streams.metrics().get(k) ?? 0;
       log.info(`processed ${m('records-processed')} | valid ${m('valid-records')} | late ${m('late-records')} | invalid ${m('dead-letter-records')} | windows closed ${m('windows-closed')}`);
     }, 10_000);
-    const crashed = Effect.promise(() => streams.failure()).pipe(Effect.flatMap((e) => Effect.fail(new BrokerError({ message: `run: stopped on an error: ${e.message}` }))));
+    const crashed = Effect.promise(() => streams.failure()).pipe(Effect.flatMap((e) => Effect.fail(kafkaFailure('run: stopped on an error', e, security))));
     // raceFirst: a failure ends the run too (race would wait for the signal).
     yield* Effect.raceFirst(shutdownSignal, crashed).pipe(Effect.ensuring(Effect.sync(() => clearInterval(progress))));
   }).pipe(Effect.scoped);

@@ -3,8 +3,9 @@ import * as Schema from 'effect/Schema';
 import { simulate as produce } from '../simulator/producer.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';
-import { Brokers } from './kafka-flags.ts';
+import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
+import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
 import { RegistryUnavailableError, SchemaRefusedError } from '../processors/avro/registry.ts';
 import type { CommandContext } from './main.ts';
 
@@ -44,6 +45,7 @@ const SimulateFlags = Schema.Struct({
   /** The topology's grace: out-of-order invoices stay within it, late ones go past it. */
   grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
   'event-rate': Schema.optional(IntFromString(1, 10_000_000)),
+  ...KafkaSecurityFields,
 });
 
 
@@ -54,10 +56,11 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
     const flags = yield* decodeFlags(
       'simulate',
       argv,
-      Object.fromEntries(Object.keys(SimulateFlags.fields).map((k) => [k, s])),
+      { ...Object.fromEntries(Object.keys(SimulateFlags.fields).map((k) => [k, s])), ...KAFKA_SECURITY_SPEC },
       SimulateFlags,
-      { brokers: 'RS_BROKERS', registry: 'RS_REGISTRY' },
+      { brokers: 'RS_BROKERS', registry: 'RS_REGISTRY', ...KAFKA_SECURITY_ENV },
     );
+    const security = yield* kafkaSecurityFrom('simulate', flags);
     if (flags.format === 'avro' && flags.registry === undefined)
       return yield* Effect.fail(new UsageError({ message: 'simulate: --format avro needs --registry URL (or RS_REGISTRY), a Confluent-compatible schema registry' }));
     if (flags.duration === undefined && flags.count === undefined && flags.rate === 0)
@@ -65,6 +68,7 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
     if (flags['late-ratio'] + flags['bad-ratio'] + flags['out-of-order-ratio'] > 1)
       return yield* Effect.fail(new UsageError({ message: 'simulate: --late-ratio + --bad-ratio + --out-of-order-ratio must not exceed 1' }));
     const log = context.logger('simulate');
+    if (security !== undefined) log.info(`Kafka security: ${describeKafkaSecurity(security)}`);
     let stop = false;
     const onSignal = () => void (stop = true);
     process.once('SIGINT', onSignal);
@@ -73,6 +77,7 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
       try: () =>
         produce({
           brokers: flags.brokers,
+          security,
           topic: flags.topic,
           rate: flags.rate,
           partitions: flags.partitions,
@@ -97,9 +102,7 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
           ? new SinkError({ message: `simulate: ${e.message}; nothing was sent` })
           : e instanceof RegistryUnavailableError
             ? new BrokerError({ message: `simulate: ${e.message}` })
-            : e instanceof RetailStreamsError && e.code === 'broker-unreachable'
-          ? new BrokerError({ message: `simulate: ${e.message}` })
-          : new BrokerError({ message: `simulate: ${(e as Error).message}` }),
+            : kafkaFailure('simulate', e, security),
     }).pipe(Effect.ensuring(Effect.sync(() => (process.off('SIGINT', onSignal), process.off('SIGTERM', onSignal)))));
     const k = result.byKind;
     yield* Effect.sync(() =>

@@ -1,10 +1,12 @@
 // Usage lines of every command, apart from the commands so `--help` loads none of them.
 export const simulateUsage =
-  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json|avro --seed 42 [--registry URL --schema-version 1|2 --late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m]';
+  'retail-streams simulate --brokers H:P --topic invoices --rate 5000 --duration 60s|--count N --format json|avro --seed 42 [--registry URL --schema-version 1|2 --late-ratio 0.01 --bad-ratio 0.001 --out-of-order-ratio 0.05 --partitions 4 --start ISO --event-rate N --grace 10m] [--kafka-config FILE --kafka-tls --kafka-ca FILE --kafka-cert FILE --kafka-key FILE --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512 --kafka-username USER --kafka-password-file FILE]';
 export const runUsage =
-  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out|hdfs://host:9870/path [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --state-dir DIR --standby-replicas 0 --registry URL --output-format json|avro --max-future 1h|off --http PORT --http-host 127.0.0.1 --http-token TOKEN --application-server HOST:PORT]';
+  'retail-streams run --brokers H:P --group retail-kpi --input invoices --store memory|rocksdb --sink ./out|hdfs://host:9870/path [--window 1m --grace 10m --idle 30s --guarantee at-least-once|exactly-once --client kafkajs|platformatic --state-dir DIR --standby-replicas 0 --registry URL --output-format json|avro --max-future 1h|off --http PORT --http-host 127.0.0.1 --http-token TOKEN --application-server HOST:PORT] [--kafka-config FILE --kafka-tls --kafka-ca FILE --kafka-cert FILE --kafka-key FILE --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512 --kafka-username USER --kafka-password-file FILE]';
 export const replayUsage =
   'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--max-future 1h|off] [--overwrite]';
 export const watchUsage =
-  'retail-streams watch --brokers H:P [--every 5s --windows 5]';
+  'retail-streams watch --brokers H:P [--every 5s --windows 5] [--kafka-config FILE --kafka-tls --kafka-ca FILE --kafka-cert FILE --kafka-key FILE --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512 --kafka-username USER --kafka-password-file FILE]';
 export const describeUsage = 'retail-streams describe [--window 1m] [--grace 10m]';
+/** Where the Kafka password comes from: never a flag. */
+export const kafkaPasswordUsage = 'Kafka password: KAFKA_PASSWORD or --kafka-password-file FILE (never a flag); the same settings from KAFKA_* variables or --kafka-config FILE';

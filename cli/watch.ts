@@ -5,8 +5,8 @@ import * as Schedule from 'effect/Schedule';
 import * as Schema from 'effect/Schema';
 import { Kafka, logLevel } from 'kafkajs';
 import { PositiveDuration, IntFromString, decodeFlags } from './flags.ts';
-import { Brokers } from './kafka-flags.ts';
-import { BrokerError } from './errors.ts';
+import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
+import { kafkajsSecurity } from '../topology/runtimes/kafka/security.ts';
 import { KPI_TOPICS } from './run.ts';
 import type { CountryKpi, TimeKpi } from '../processors/kpi.ts';
 
@@ -14,6 +14,7 @@ const WatchFlags = Schema.Struct({
   brokers: Brokers,
   every: Schema.optionalWith(PositiveDuration, { default: () => 5_000 }),
   windows: Schema.optionalWith(IntFromString(1, 100), { default: () => 5 }),
+  ...KafkaSecurityFields,
 });
 
 
@@ -36,10 +37,17 @@ export function renderTable(time: ReadonlyMap<string, TimeKpi>, country: Readonl
 
 export const watch = (argv: readonly string[]) =>
   Effect.gen(function* () {
-    const flags = yield* decodeFlags('watch', argv, { brokers: { type: 'string' }, every: { type: 'string' }, windows: { type: 'string' } }, WatchFlags, { brokers: 'RS_BROKERS' });
+    const flags = yield* decodeFlags(
+      'watch',
+      argv,
+      { brokers: { type: 'string' }, every: { type: 'string' }, windows: { type: 'string' }, ...KAFKA_SECURITY_SPEC },
+      WatchFlags,
+      { brokers: 'RS_BROKERS', ...KAFKA_SECURITY_ENV },
+    );
+    const security = yield* kafkaSecurityFrom('watch', flags);
     const time = new Map<string, TimeKpi>();
     const country = new Map<string, CountryKpi>();
-    const consumer = new Kafka({ clientId: 'retail-streams-watch', brokers: [...flags.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } }).consumer({
+    const consumer = new Kafka({ clientId: 'retail-streams-watch', brokers: [...flags.brokers], ...kafkajsSecurity(security), logLevel: logLevel.NOTHING, retry: { retries: 3 } }).consumer({
       groupId: `watch-${randomUUID()}`,
       maxWaitTimeInMs: 200,
     });
@@ -57,10 +65,10 @@ export const watch = (argv: readonly string[]) =>
             },
           });
         },
-        catch: (e) => new BrokerError({ message: `watch: ${(e as Error).message}` }),
+        catch: (e) => kafkaFailure('watch', e, security),
       }).pipe(
-        // The KPI topics appear once `run` has started: wait for them for a while.
-        Effect.retry(Schedule.spaced(EffectDuration.seconds(1)).pipe(Schedule.intersect(Schedule.recurs(90)))),
+        // The KPI topics appear once `run` has started: wait for them for a while (not for a refusal).
+        Effect.retry({ schedule: Schedule.spaced(EffectDuration.seconds(1)).pipe(Schedule.intersect(Schedule.recurs(90))), while: (e) => e._tag === 'BrokerError' }),
       ),
       () => Effect.promise(() => consumer.disconnect().catch(() => {})),
     );

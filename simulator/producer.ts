@@ -2,6 +2,7 @@ import type { Message } from 'kafkajs';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { kafkaErrorType, SEQUENCE_LOST_ERRORS } from '../topology/runtimes/kafka/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
+import { kafkajsSecurity, type KafkaSecurity } from '../topology/runtimes/kafka/security.ts';
 import { retrying, type RetryPolicy } from '../topology/internals/retry.ts';
 import { InvoiceGenerator, type GeneratedKind, type GeneratedStructured, type GeneratorOptions, type InvoiceFields } from './generator.ts';
 import { encodeFramed, parseSchema, type AvroType } from '../processors/avro/avro.ts';
@@ -10,6 +11,8 @@ import { INVOICE_SCHEMAS, valueSubject, type InvoiceSchemaVersion } from '../pro
 
 export interface SimulateOptions extends GeneratorOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL to Kafka; default plaintext. */
+  readonly security?: KafkaSecurity | undefined;
   readonly topic: string;
   /** Invoices per second; 0 sends as fast as the broker takes them. */
   readonly rate: number;
@@ -123,7 +126,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   }
   // Loaded here, not at the top: importing the retail application does not load the Kafka client.
   const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: 'retail-streams-simulator', brokers: [...o.brokers], connectionTimeout: 3_000, retry: { retries: 3 }, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'retail-streams-simulator', brokers: [...o.brokers], ...kafkajsSecurity(o.security), connectionTimeout: 3_000, retry: { retries: 3 }, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
     await admin.connect();

@@ -13,7 +13,8 @@
 // message.max.bytes, and would not fit a 256 MiB heap whatever the store.
 import { readFileSync } from 'node:fs';
 import { KafkaStreams, Serdes, StreamsBuilder } from '../../index.ts';
-import { kafkajsClient, type KafkaClientFactory } from '../../topology/runtimes/kafka/client.ts';
+import { kafkajsClient } from '../../topology/runtimes/kafka/client/kafkajs.ts';
+import type { KafkaClientFactory } from '../../topology/runtimes/kafka/client/port.ts';
 
 export interface StateRunnerArgs {
   readonly bootstrap: readonly string[];
@@ -46,9 +47,7 @@ b.stream<string | null, string | null>(a.input, { keySerde: Serdes.string, value
 const fetch = (a.fetchKiB ?? 256) * 1024;
 const client: KafkaClientFactory = (o) => {
   const kafka = kafkajsClient(o);
-  const consumer = kafka.consumer.bind(kafka);
-  kafka.consumer = (c) => consumer(c.groupId === a.applicationId ? { ...c, maxBytesPerPartition: fetch, maxBytes: 4 * fetch } : c);
-  return kafka;
+  return { ...kafka, consumer: (c) => kafka.consumer(c.groupId === a.applicationId ? { ...c, maxBytesPerPartition: fetch, maxBytes: 4 * fetch } : c) };
 };
 const streams = new KafkaStreams(b.build(), {
   applicationId: a.applicationId,

@@ -3,11 +3,14 @@ import type { Logger } from '../../topology/api/log.ts';
 import type { CountryKpi, TimeKpi } from '../../processors/kpi.ts';
 import { parseHostInfo } from '../../topology/runtimes/kafka/interactive-queries.ts';
 import { KpiFeed } from './kpi-feed.ts';
+import type { KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 import { DashboardServer } from './server.ts';
 import type { QueryableStreams } from './kpi-queries.ts';
 
 export interface DashboardOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL to Kafka for the KPI feed; default plaintext. */
+  readonly security?: KafkaSecurity | undefined;
   readonly host: string;
   readonly port: number;
   readonly token: string | undefined;
@@ -37,6 +40,7 @@ const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
 export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const feed = new KpiFeed({
     brokers: o.brokers,
+    security: o.security,
     topics: o.topics,
     inputTopic: o.inputTopic,
     groupId: o.groupId,

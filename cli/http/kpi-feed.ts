@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
 import type { Logger } from '../../topology/api/log.ts';
+import { kafkaSecurityError, kafkajsSecurity, type KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 import type { CountryKpi, TimeKpi } from '../../processors/kpi.ts';
 
 /**
@@ -12,6 +13,8 @@ import type { CountryKpi, TimeKpi } from '../../processors/kpi.ts';
 
 export interface KpiFeedOptions {
   readonly brokers: readonly string[];
+  /** TLS and SASL to Kafka; default plaintext. */
+  readonly security?: KafkaSecurity | undefined;
   readonly topics: { readonly time: string; readonly country: string; readonly late: string; readonly deadLetter: string };
   readonly inputTopic: string;
   /** The streams application's consumer group, whose committed offsets give the lag. */
@@ -95,6 +98,7 @@ export class KpiFeed {
     this.kafka = new Kafka({
       clientId: 'retail-streams-dashboard',
       brokers: [...options.brokers],
+      ...kafkajsSecurity(options.security),
       logLevel: logLevel.NOTHING,
       connectionTimeout: 1_000,
       requestTimeout: 2_500,
@@ -218,7 +222,7 @@ export class KpiFeed {
       const [late, invalid, lag] = await withTimeout(Promise.all([size(this.o.topics.late), size(this.o.topics.deadLetter), this.lag(exists)]), 2_500, 'reading offsets');
       this.current = { kafka: { reachable: true, since: was.reachable ? was.since : now, checkedAt: now }, late, invalid, lag, reading: this.reading };
     } catch (e) {
-      const error = (e as Error).message;
+      const error = kafkaSecurityError(e) ?? (e as Error).message;
       // A fresh admin next time: kafkajs's may hold a broken connection.
       const admin = this.admin;
       this.admin = undefined;

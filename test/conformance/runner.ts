@@ -8,6 +8,7 @@
 // "RUNNING","previous":"REBALANCING"}, {"event":"error","message":...}, and on SIGTERM
 // {"event":"metrics","metrics":{...}} then {"event":"closed"}. Logs go to stderr.
 // Node runs it as is (type stripping), so is the topology: the same code as in the test process.
+import { TEST_CLIENT } from '../support/client.ts';
 import { pathToFileURL } from 'node:url';
 import { KafkaStreams } from '../../index.ts';
 import type { KafkaStreamsConfig } from '../../index.ts';
@@ -29,6 +30,7 @@ export function streamsConfigFor(c: ConformanceCase, o: Omit<RunnerArgs, 'case' 
     bootstrapServers: o.bootstrap,
     processingGuarantee: o.guarantee,
     stateDir: o.stateDir,
+    client: TEST_CLIENT,
     // Windows close on every partition's stream time; no partition of these tests is ever idle.
     idleMs: 600_000,
     // A killed member leaves the group within seconds (the broker's minimum is 6 s).

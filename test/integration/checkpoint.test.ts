@@ -39,7 +39,7 @@ function restoreLines(output: string, store: string): { partition: number; resto
  */
 const COUNTER = `
   import { KafkaStreams, Serdes, StreamsBuilder } from ${JSON.stringify(`${ROOT}index.ts`)};
-  import { kafkajsClient } from ${JSON.stringify(`${ROOT}topology/runtimes/kafka/client.ts`)};
+  import { withFetchLimits } from ${JSON.stringify(`${ROOT}test/support/client.ts`)};
   const a = JSON.parse(process.argv[1]);
   const b = new StreamsBuilder();
   b.stream(a.input, { keySerde: Serdes.string, valueSerde: Serdes.string })
@@ -48,12 +48,7 @@ const COUNTER = `
     .toStream()
     .filter((key) => key.endsWith('000'))
     .to(a.output, { keySerde: Serdes.string, valueSerde: Serdes.json() });
-  const client = (o) => {
-    const kafka = kafkajsClient(o);
-    const consumer = kafka.consumer.bind(kafka);
-    kafka.consumer = (c) => consumer(c.groupId === a.applicationId ? { ...c, maxBytesPerPartition: 256 * 1024, maxBytes: 1024 * 1024 } : c);
-    return kafka;
-  };
+  const client = await withFetchLimits(a.applicationId, 256 * 1024, 1024 * 1024);
   const streams = new KafkaStreams(b.build(), {
     applicationId: a.applicationId, bootstrapServers: a.bootstrap, stateDir: a.stateDir, defaultStore: 'rocksdb',
     processingGuarantee: a.guarantee, sessionTimeoutMs: a.sessionTimeoutMs ?? 6000, numStandbyReplicas: a.standbys ?? 0, client,

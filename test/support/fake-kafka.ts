@@ -19,8 +19,8 @@
 // batch per partition at a time, as new records arrive.
 //
 //   broker.kill(1)   // the second client made (its KafkaStreams instance) dies as with kill -9
-import { AssignerProtocol, type Kafka, type Message } from 'kafkajs';
-import type { ClientOptions, KafkaClientFactory } from '../../topology/runtimes/kafka/client.ts';
+import { AssignerProtocol } from 'kafkajs';
+import type { ClientOptions, KafkaClient, KafkaClientFactory, Message } from '../../topology/runtimes/kafka/client/port.ts';
 
 export interface StoredRecord {
   readonly offset: string;
@@ -152,24 +152,26 @@ export class FakeBroker {
     return this.kafka();
   };
 
-  /** A client of its own, for code that takes a `Kafka`. */
-  kafka(): Kafka {
+  /** A client of its own, for code that takes a `KafkaClient`; `exactlyOnceV2` as a client supporting KIP-447 says. */
+  kafka(exactlyOnceV2 = false): KafkaClient {
     const life: ClientLife = { dead: false };
     this.lives.push(life);
     const fake = {
+      name: 'fake',
+      exactlyOnceV2,
       producer: (options: { transactionalId?: string } = {}) => {
         const p = new FakeProducer(this, options.transactionalId ?? `producer-${++this.producerCount}`, options, life);
         this.producers.push(p);
         return p;
       },
-      consumer: (options: { groupId: string; partitionAssigners?: readonly AssignerFactory[] }) => {
-        const c = new FakeConsumer(this, `consumer-${++this.consumerCount}`, options.groupId, options.partitionAssigners ?? [], life);
+      consumer: (options: { groupId: string; assigner?: AssignerFactory }) => {
+        const c = new FakeConsumer(this, `consumer-${++this.consumerCount}`, options.groupId, options.assigner === undefined ? [] : [options.assigner], life);
         this.consumers.push(c);
         return c;
       },
       admin: () => new FakeAdmin(this, `admin-${++this.adminCount}`, life),
     };
-    return fake as unknown as Kafka;
+    return fake as unknown as KafkaClient;
   }
 
   /**
@@ -205,10 +207,10 @@ export class FakeBroker {
       let n = 0;
       for (const t of topics) for (let p = 0; p < this.partitionCount(t); p++) ((assignment.get(sorted[n++ % sorted.length]!)![t] ??= []) as number[]).push(p);
     } else {
-      const cluster = { findTopicPartitionMetadata: (t: string) => Array.from({ length: this.partitionCount(t) }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0] })) };
-      const assigner = factory({ cluster, groupId: consumer.groupId, logger: undefined });
+      const cluster = { partitionCount: (t: string) => (this.hasTopic(t) ? this.partitionCount(t) : undefined) };
+      const assigner = factory(cluster);
       const metadata = members.map((m) => {
-        const a = (m.assigners[0] ?? factory)({ cluster, groupId: consumer.groupId, logger: undefined });
+        const a = (m.assigners[0] ?? factory)(cluster);
         return { memberId: m.who, memberMetadata: a.protocol({ topics: m.subscribed }).metadata };
       });
       const result = await assigner.assign({ members: metadata, topics: leader.subscribed });
@@ -528,7 +530,7 @@ interface FakeAssigner {
   protocol(args: { topics: readonly string[] }): { name: string; metadata: Buffer };
   assign(args: { members: { memberId: string; memberMetadata: Buffer }[]; topics: readonly string[] }): Promise<{ memberId: string; memberAssignment: Buffer }[]>;
 }
-type AssignerFactory = (config: { cluster: unknown; groupId: string; logger: unknown }) => FakeAssigner;
+type AssignerFactory = (cluster: { partitionCount(topic: string): number | undefined }) => FakeAssigner;
 
 export class FakeConsumer {
   readonly who: string;

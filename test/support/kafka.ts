@@ -16,9 +16,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/** What `kafka.sh start-secure` made for the run (DIR/secure/): the CA, the users and their passwords. */
+export interface SecureCluster {
+  /** PEM of the CA that signed the broker certificate, and its file. */
+  readonly ca: string;
+  readonly caFile: string;
+  /** A client certificate and key of that CA (PEM files). */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /** The super user. */
+  readonly admin: { readonly username: string; readonly password: string; readonly propertiesFile: string };
+  /** The application's user, with no ACL until a test grants some. */
+  readonly app: { readonly username: string; readonly password: string; readonly propertiesFile: string; readonly passwordFile: string };
+}
+
 export interface KafkaCluster {
   readonly bootstrap: string[];
   readonly dir: string;
+  /** Set when started with `secure: true`: the only listener is SASL_SSL, with ACLs enforced. */
+  readonly secure?: SecureCluster;
+  /** Runs a Kafka tool of kafka.sh (`acls`, `topics`, `configs`) against this cluster, as the super user when secure. */
+  tool(name: 'acls' | 'topics' | 'configs', args: readonly string[]): Promise<string>;
   stop(): Promise<void>;
   stopNode(id: number, opts?: { kill?: boolean }): Promise<void>;
   startNode(id: number): Promise<void>;
@@ -100,7 +118,8 @@ function installExitHook(): void {
   process.on("exit", killAllSync);
 }
 
-export async function startKafka(opts?: { brokers?: 1 | 3 }): Promise<KafkaCluster> {
+/** `secure: true`: `kafka.sh start-secure` (one node, SASL_SSL, a CA made for the run, StandardAuthorizer). */
+export async function startKafka(opts?: { brokers?: 1 | 3; secure?: boolean }): Promise<KafkaCluster> {
   const brokers = opts?.brokers ?? 1;
   const dir = mkdtempSync(join(tmpdir(), "retail-streams-kafka-"));
   installExitHook();
@@ -109,7 +128,7 @@ export async function startKafka(opts?: { brokers?: 1 | 3 }): Promise<KafkaClust
   try {
     stdout = await runScript(
       // --fast-start: C1-only JIT, quicker start and less CPU on 2 cores (benchmarks start their own)
-      ["start", "--dir", dir, "--brokers", String(brokers), "--fast-start",
+      [opts?.secure === true ? "start-secure" : "start", "--dir", dir, "--brokers", String(brokers), "--fast-start",
         "--owner-pid", String(process.pid), "--owner-rm"],
       START_TIMEOUT_MS,
     );
@@ -132,10 +151,26 @@ export async function startKafka(opts?: { brokers?: 1 | 3 }): Promise<KafkaClust
     throw new Error(`infra/kafka/kafka.sh start printed no bootstrap list: ${JSON.stringify(stdout)}`);
   }
 
+  let secure: SecureCluster | undefined;
+  if (opts?.secure === true) {
+    const sd = join(dir, "secure");
+    const env = new Map(readFileSync(join(sd, "credentials.env"), "utf8").split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    const get = (k: string) => env.get(k) ?? (() => { throw new Error(`no ${k} in ${sd}/credentials.env`); })();
+    secure = {
+      ca: readFileSync(join(sd, "ca.pem"), "utf8"),
+      caFile: join(sd, "ca.pem"),
+      clientCertFile: join(sd, "client.pem"),
+      clientKeyFile: join(sd, "client.key"),
+      admin: { username: get("ADMIN_USER"), password: get("ADMIN_PASSWORD"), propertiesFile: join(sd, "admin.properties") },
+      app: { username: get("APP_USER"), password: get("APP_PASSWORD"), propertiesFile: join(sd, "retail.properties"), passwordFile: join(sd, "retail.password") },
+    };
+  }
   let stopped = false;
   const cluster: KafkaCluster = {
     bootstrap,
     dir,
+    ...(secure === undefined ? {} : { secure }),
+    tool: (name, args) => runScript([name, "--dir", dir, ...args], START_TIMEOUT_MS),
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;

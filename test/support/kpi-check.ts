@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { readTopic } from './topic-reader.ts';
+import type { KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 import { latestByKey, parseFeedLine, referenceKpis, type RefInput, type RefKpis } from './reference.ts';
 
 /** Every JSON line under a dataset folder of the local file sink, sorted; temp files excluded. */
@@ -31,8 +32,10 @@ export interface TopicReference {
  * `closeBy` says up to when windows close: with every partition idle, at the largest event
  * time seen ('max'); with no idle timeout, at the smallest of the partitions' largest ('min').
  */
-export async function referenceFor(brokers: readonly string[], topic: string, windowMs: number, graceMs: number, closeBy: 'max' | 'min'): Promise<TopicReference> {
-  const records = await readTopic(brokers, topic);
+export async function referenceFor(
+  brokers: readonly string[], topic: string, windowMs: number, graceMs: number, closeBy: 'max' | 'min', security?: KafkaSecurity,
+): Promise<TopicReference> {
+  const records = await readTopic(brokers, topic, { security });
   const inputs: RefInput[] = [];
   let invalid = 0;
   const maxByPartition = new Map<number, number>();
@@ -66,16 +69,17 @@ export async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boole
 /**
  * Exactly the reference KPIs of an input topic: every closed window's final in the file sink
  * (time and time-and-country datasets), and the latest committed `kpi-time` update per window.
+ * `security`: read a secured broker as that user.
  */
-export async function expectExact(brokers: readonly string[], topic: string, sink: string, windowMs: number, graceMs: number): Promise<void> {
-  const { ref, closedTime, closedCountry } = await referenceFor(brokers, topic, windowMs, graceMs, 'min');
+export async function expectExact(brokers: readonly string[], topic: string, sink: string, windowMs: number, graceMs: number, security?: KafkaSecurity): Promise<void> {
+  const { ref, closedTime, closedCountry } = await referenceFor(brokers, topic, windowMs, graceMs, 'min', security);
   expect(closedTime.length).toBeGreaterThan(1);
   const files = await eventually(() => readDataset(join(sink, 'time-kpis')), (l) => l.length >= closedTime.length, 180_000);
   expect(files).toEqual(closedTime);
   expect(await readDataset(join(sink, 'time-country-kpis'))).toEqual(closedCountry);
   const wanted = new Set(ref.time.map((t) => (JSON.parse(t) as { window: { start: string } }).window.start));
   const latest = await eventually(
-    async () => [...latestByKey(await readTopic(brokers, 'kpi-time', { readCommitted: true })).entries()].filter(([k]) => wanted.has(k)).map(([, v]) => v).sort(),
+    async () => [...latestByKey(await readTopic(brokers, 'kpi-time', { readCommitted: true, security })).entries()].filter(([k]) => wanted.has(k)).map(([, v]) => v).sort(),
     (v) => JSON.stringify(v) === JSON.stringify([...ref.time].sort()),
     60_000,
   );

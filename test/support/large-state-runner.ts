@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KafkaStreams, Serdes, Stores, StreamsBuilder } from '../../index.ts';
 import type { Topology } from '../../index.ts';
-import { kafkajsClient, type KafkaClientFactory } from '../../topology/runtimes/kafka/client.ts';
+import { kafkajsClient } from '../../topology/runtimes/kafka/client/kafkajs.ts';
+import type { KafkaClientFactory } from '../../topology/runtimes/kafka/client/port.ts';
 
 export interface LargeStateArgs {
   readonly bootstrap: readonly string[];
@@ -38,12 +39,10 @@ export function largeStateTopology(a: Pick<LargeStateArgs, 'input' | 'output' | 
   const b = new StreamsBuilder();
   b.stream<string | null, string | null>(a.input, { keySerde: Serdes.string, valueSerde: Serdes.string })
     .groupByKey()
-    // Not logged, for now: with every key distinct, a commit's changelog is one record per input
-    // record, which the runtime hands kafkajs in one send; kafkajs groups a send's messages by
-    // partition in time quadratic in their number (producer/groupMessagesPerPartition.js) and
-    // writes them as one record batch, which the broker refuses above 1 MiB. Until the record
-    // collector sends in chunks, logging would test kafkajs here, not the store.
-    .count({ storeName: COUNT_STORE, storeType: a.storeType, logged: false })
+    // Logged, as a Kafka Streams user runs it: with every key distinct a commit's changelog is
+    // about one record per input record, sent in chunks below the broker's request limit
+    // (send-chunks.ts).
+    .count({ storeName: COUNT_STORE, storeType: a.storeType })
     .toStream()
     .filter((key) => key !== null && indexOf(key) % a.sampleEvery === 0)
     .to(a.output, { keySerde: Serdes.string, valueSerde: Serdes.json<number>() });
@@ -59,9 +58,7 @@ export function largeStateTopology(a: Pick<LargeStateArgs, 'input' | 'output' | 
  */
 const smallFetches: KafkaClientFactory = (options) => {
   const kafka = kafkajsClient(options);
-  const consumer = kafka.consumer.bind(kafka);
-  kafka.consumer = (config) => consumer({ ...config, maxBytesPerPartition: 1024 * 1024, maxBytes: 2 * 1024 * 1024 });
-  return kafka;
+  return { ...kafka, consumer: (config) => kafka.consumer({ ...config, maxBytesPerPartition: 1024 * 1024, maxBytes: 2 * 1024 * 1024 }) };
 };
 
 const say = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);

@@ -4,7 +4,3 @@ process.removeAllListeners('warning');
 process.on('warning', (w) => {
   if (w.name !== 'TimeoutNegativeWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
 });
-
-// Tests read committed topics with kafkajs too: the same fix of its aborted-transaction filter
-// as the CLI's, before any test file loads kafkajs.
-import '../../topology/runtimes/kafka/install-aborted-filter.ts';

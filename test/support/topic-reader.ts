@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { kafkajsClient } from '../../topology/runtimes/kafka/client/kafkajs.ts';
+import { spreadAssigner } from '../../topology/runtimes/kafka/client/spread-assigner.ts';
+import type { Consumer } from '../../topology/runtimes/kafka/client/port.ts';
+import { createLogger } from '../../topology/api/log.ts';
+import { kafkajsSecurity, type KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 
 export interface ReadRecord<V = string> {
   readonly partition: number;
@@ -11,6 +16,8 @@ export interface ReadRecord<V = string> {
 
 interface ReadOptions {
   readonly readCommitted?: boolean;
+  /** TLS and SASL of a secured broker (start-secure): read as that user. */
+  readonly security?: KafkaSecurity | undefined;
 }
 
 /** Reads every record of a topic, up to the end offsets at call time, in offset order per partition. */
@@ -22,7 +29,7 @@ export const readTopicBytes = (brokers: readonly string[], topic: string, option
   readRecords(brokers, topic, options, (v) => v);
 
 async function readRecords<V>(brokers: readonly string[], topic: string, options: ReadOptions, value: (bytes: Buffer) => V): Promise<ReadRecord<V>[]> {
-  const kafka = new Kafka({ clientId: 'test-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'test-reader', brokers: [...brokers], ...kafkajsSecurity(options.security), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
@@ -31,7 +38,12 @@ async function readRecords<V>(brokers: readonly string[], topic: string, options
   const out: ReadRecord<V>[] = [];
   if (remaining.size === 0) return out;
   const groupId = `reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: !(options.readCommitted ?? false) });
+  // Read committed through the library's client adapter, which drops aborted transactions'
+  // records itself; uncommitted reads see every record as written.
+  const consumer: Consumer =
+    options.readCommitted === true
+      ? kafkajsClient({ clientId: 'test-reader', brokers, log: createLogger('test-reader', 'error'), ...(options.security === undefined ? {} : { security: options.security }) }).consumer({ groupId, maxWaitTimeInMs: 100, assigner: spreadAssigner })
+      : (kafka.consumer({ groupId, maxWaitTimeInMs: 100, readUncommitted: true }) as unknown as Consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
@@ -47,7 +59,7 @@ async function readRecords<V>(brokers: readonly string[], topic: string, options
       }
     }, 250);
     void consumer.run({
-      autoCommit: false,
+      eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         lastBatch = Date.now();
         const end = remaining.get(batch.partition);

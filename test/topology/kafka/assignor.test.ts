@@ -211,7 +211,7 @@ describe('streamsPartitionAssigner: the assignment as kafkajs carries it', () =>
       localState: () => ({ active: [], standby: [], offsets: new Map() }),
       endOffsets: async () => new Map(),
       log,
-    })({ cluster: { findTopicPartitionMetadata: () => [{ partitionId: 0 }, { partitionId: 1 }] } as never, groupId: 'app', logger: log as never });
+    })({ partitionCount: () => 2 });
     const changelogs = [...topology.stores.keys()].map((s) => `app-${s}-changelog`);
     const metadata = (active: string[]) => encodeMemberMetadata({ version: 1, topics: ['orders', 'returns', ...changelogs], userData: encodeLocalState({ active, standby: [], offsets: new Map() }) });
     const result = await assigner.assign({ members: [{ memberId: 'm1', memberMetadata: metadata(['0_1']) }, { memberId: 'm2', memberMetadata: metadata(['0_0']) }], topics: ['orders', 'returns'] });

@@ -1,6 +1,7 @@
 // What the Kafka runtime tests share: a logger that keeps its lines, commit hooks that record
 // what a committer told them, and tasks made the way the runtime makes them (TaskManager), on
 // a FakeBroker, with a state folder of their own.
+import { spreadAssigner } from '../../../topology/runtimes/kafka/client/spread-assigner.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,9 +83,10 @@ export function taskSetup(broker: FakeBroker, topology: Topology, o: TaskSetupOp
   const names = new TopicNames(applicationId, topology);
   for (const [topic, n] of Object.entries(o.partitions)) broker.createTopic(names.kafka(topic), n);
   const kafka = broker.kafka();
-  const consumer = kafka.consumer({ groupId: applicationId });
+  const consumer = kafka.consumer({ groupId: applicationId, assigner: spreadAssigner });
   const tasks = new TaskManager({
     kafka,
+    perTaskProducers: config.guarantee === 'exactly-once',
     admin: kafka.admin(),
     consumer: () => consumer,
     topology,

@@ -1,4 +1,5 @@
-import { Partitioners, type Kafka } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { KafkaClient } from '../../../topology/runtimes/kafka/client/port.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { StreamsBuilder } from '../../../topology/api/builder.ts';
 import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
@@ -218,10 +219,10 @@ describe('KafkaStreams interactive queries on a fake broker', () => {
     const topology = counting();
     const storeName = 'counts';
     // The fake admin has no DescribeGroups: this one answers with the group the fake broker made.
-    const client = (options: Parameters<typeof broker.client>[0]): Kafka => {
+    const client = (options: Parameters<typeof broker.client>[0]): KafkaClient => {
       const kafka = broker.client(options);
       const admin = kafka.admin.bind(kafka);
-      return Object.assign(Object.create(kafka) as Kafka, {
+      return Object.assign(Object.create(kafka) as KafkaClient, {
         admin: () => Object.assign(admin(), { describeGroups: describedGroup('Stable', [{ id: 'only', server: '127.0.0.1:7070', assignment: { in: [0, 1] } }]).describeGroups }),
       });
     };

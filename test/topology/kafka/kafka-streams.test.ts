@@ -308,7 +308,7 @@ describe('importing the library', () => {
     await import('./index.ts');
     const afterIndex = report();
     // The control: the Kafka client module does load kafkajs, and the hook sees it.
-    await import('./topology/runtimes/kafka/client.ts');
+    await import('./topology/runtimes/kafka/client/kafkajs.ts');
     const afterClient = report();
     process.stdout.write(JSON.stringify({ afterIndex, afterClient }));
   `;

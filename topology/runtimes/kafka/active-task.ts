@@ -1,6 +1,7 @@
-import type { Producer } from 'kafkajs';
+import type { Producer } from './client/port.ts';
 import type { StreamTask } from '../../internals/task.ts';
-import { RecordCollector, type TopicMessages } from './record-collector.ts';
+import type { TopicMessages } from './client/port.ts';
+import { RecordCollector } from './record-collector.ts';
 import type { TaskState } from './state-manager.ts';
 import { changelogTopicName } from './topics.ts';
 

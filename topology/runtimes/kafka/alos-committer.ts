@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Consumer, KafkaClient, Producer } from './client/port.ts';
 import type { Logger } from '../../api/log.ts';
 import type { ProductionHandler } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
@@ -17,13 +17,13 @@ import { chunkTopicMessages } from './send-chunks.ts';
  */
 export class AtLeastOnceCommitter implements Committer {
   private producer: Producer | undefined;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly consumer: () => Consumer;
   private readonly hooks: CommitHooks;
   private readonly handler: ProductionHandler;
   private readonly log: Logger;
 
-  constructor(kafka: Kafka, consumer: () => Consumer, hooks: CommitHooks, handler: ProductionHandler, log: Logger) {
+  constructor(kafka: KafkaClient, consumer: () => Consumer, hooks: CommitHooks, handler: ProductionHandler, log: Logger) {
     this.kafka = kafka;
     this.consumer = consumer;
     this.hooks = hooks;
@@ -84,7 +84,7 @@ export class AtLeastOnceCommitter implements Committer {
 
   /** Replaces the producer once the new one is connected. */
   private async renewProducer(): Promise<void> {
-    const fresh = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const fresh = this.kafka.producer();
     await fresh.connect();
     const old = this.producer;
     this.producer = fresh;

@@ -1,9 +1,9 @@
-import type { Message, RecordMetadata } from 'kafkajs';
+import type { Message, RecordMetadata } from './client/port.ts';
 import { decide, type ProductionHandler } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
-import type { TopicMessages } from './record-collector.ts';
+import type { TopicMessages } from './client/port.ts';
 import { kafkaErrorType } from './errors.ts';
 
 /**

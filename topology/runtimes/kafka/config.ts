@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { Logger } from '../../api/log.ts';
 import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { DeserializationHandler, ProductionHandler } from '../../api/handlers.ts';
-import type { KafkaClientFactory } from './client.ts';
+import type { ClientName, KafkaClientFactory } from './client/port.ts';
+import type { KafkaSecurity } from './security.ts';
+import { DEFAULT_STATE_CLEANUP_DELAY_MS } from './state-cleaner.ts';
 
 /** `processing.guarantee`: at-least-once (outputs may repeat after a crash) or exactly-once (Kafka transactions). */
 export type Guarantee = 'at-least-once' | 'exactly-once';
@@ -43,6 +45,11 @@ export interface KafkaStreamsConfig {
   readonly applicationId: string;
   /** `host:port` of one or more brokers, as an array or comma-separated (`bootstrap.servers`). */
   readonly bootstrapServers: string | readonly string[];
+  /**
+   * TLS and SASL for every connection to Kafka (`security.protocol`, `ssl.*`, `sasl.*`); default
+   * none (plaintext). Log lines show it through `describeKafkaSecurity`, never the password or key.
+   */
+  readonly security?: KafkaSecurity;
   /** `processing.guarantee`; default at-least-once. Exactly-once uses Kafka transactions. */
   readonly processingGuarantee?: Guarantee;
   /** Where persistent stores live: `<stateDir>/<applicationId>/<task>/<store>`; default `<os tmpdir>/kafka-streams`. */
@@ -75,6 +82,12 @@ export interface KafkaStreamsConfig {
   /** `repartition.purge.interval.ms`: how often consumed repartition records are deleted; default 30 s. */
   readonly repartitionPurgeIntervalMs?: number;
   /**
+   * `state.cleanup.delay.ms`: a task directory under `stateDir` whose task this instance neither
+   * runs nor keeps as a standby is removed once untouched for this long (checked as often);
+   * default 600,000 (10 minutes). `Infinity` keeps them.
+   */
+  readonly stateCleanupDelayMs?: number;
+  /**
    * A record whose event time is more than this ahead of the wall clock does not advance stream
    * time and goes to the dead-letter path as `future-timestamp`; default 1 hour (the default of
    * the broker's `log.message.timestamp.after.max.ms`). `Infinity` turns the guard off.
@@ -100,14 +113,19 @@ export interface KafkaStreamsConfig {
   /** The wall clock; tests pass a fake one. Default `Date.now`. */
   readonly clock?: () => number;
   readonly faults?: FaultHooks;
-  /** The Kafka client; default kafkajs. */
-  readonly client?: KafkaClientFactory;
+  /**
+   * The Kafka client adapter: `kafkajs` (the default) or `platformatic` (@platformatic/kafka,
+   * exactly-once v2 with one transactional producer per stream thread), or a factory of one's own
+   * implementing the client port (`client/port.ts`).
+   */
+  readonly client?: ClientName | KafkaClientFactory;
 }
 
 /** A config with every default filled in. */
 export interface ResolvedConfig {
   readonly applicationId: string;
   readonly brokers: readonly string[];
+  readonly security: KafkaSecurity | undefined;
   readonly guarantee: Guarantee;
   readonly stateDir: string;
   readonly defaultStore: StoreKind;
@@ -118,6 +136,7 @@ export interface ResolvedConfig {
   readonly punctuateIntervalMs: number;
   readonly sessionTimeoutMs: number;
   readonly repartitionPurgeIntervalMs: number;
+  readonly stateCleanupDelayMs: number;
   readonly maxFutureMs: number;
   readonly deserializationExceptionHandler: DeserializationHandler;
   readonly productionExceptionHandler: ProductionHandler;
@@ -134,6 +153,7 @@ export const DEFAULT_MAX_FUTURE_MS = 60 * 60_000;
 export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): ResolvedConfig => ({
   applicationId: c.applicationId,
   brokers: (typeof c.bootstrapServers === 'string' ? c.bootstrapServers.split(',') : [...(c.bootstrapServers ?? [])]).map((s) => s.trim()).filter((s) => s.length > 0),
+  security: c.security,
   guarantee: c.processingGuarantee ?? 'at-least-once',
   stateDir: c.stateDir ?? join(tmpdir(), 'kafka-streams'),
   defaultStore: c.defaultStore ?? 'memory',
@@ -144,6 +164,7 @@ export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): Res
   punctuateIntervalMs: c.punctuateIntervalMs ?? 1_000,
   sessionTimeoutMs: c.sessionTimeoutMs ?? 15_000,
   repartitionPurgeIntervalMs: c.repartitionPurgeIntervalMs ?? 30_000,
+  stateCleanupDelayMs: Math.max(0, c.stateCleanupDelayMs ?? DEFAULT_STATE_CLEANUP_DELAY_MS),
   maxFutureMs: c.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
   deserializationExceptionHandler: c.deserializationExceptionHandler ?? 'log-and-fail',
   productionExceptionHandler: c.productionExceptionHandler ?? 'fail',

@@ -1,5 +1,5 @@
-import { writeSync } from 'node:fs';
-import type { Producer } from 'kafkajs';
+import type { Producer, Transaction } from './client/port.ts';
+import { commitOrFault, type FaultCounter } from './commit-fault.ts';
 import type { Logger } from '../../api/log.ts';
 import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
@@ -20,15 +20,13 @@ class OutcomeUnknown extends Error {}
 export class ExactlyOnceCommitter implements Committer {
   private readonly groupId: string;
   private readonly hooks: CommitHooks;
-  private readonly faults: FaultHooks;
+  private readonly faults: FaultCounter;
   private readonly log: Logger;
-  private commits = 0;
-  private faultsInjected = 0;
 
   constructor(groupId: string, hooks: CommitHooks, faults: FaultHooks, log: Logger) {
     this.groupId = groupId;
     this.hooks = hooks;
-    this.faults = faults;
+    this.faults = { hooks: faults, commits: 0, injected: 0 };
     this.log = log;
   }
 
@@ -76,7 +74,7 @@ export class ExactlyOnceCommitter implements Committer {
   }
 
   private async attempt(t: ActiveTask, producer: Producer, topicMessages: ReturnType<ActiveTask['takeOutputs']>, offsets: readonly OffsetToCommit[]): Promise<Map<string, bigint>> {
-    let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
+    let txn: Transaction | undefined;
     let committing = false;
     const written = new Map<string, bigint>();
     try {
@@ -85,7 +83,7 @@ export class ExactlyOnceCommitter implements Committer {
       if (offsets.length > 0) await txn.sendOffsets(groupOffsets(this.groupId, offsets));
       await t.task.commitSinks();
       committing = true;
-      await this.commitOrFault(txn);
+      await commitOrFault(txn, this.faults);
       return written;
     } catch (e) {
       const type = kafkaErrorType(e);
@@ -96,16 +94,6 @@ export class ExactlyOnceCommitter implements Committer {
       if (!aborted || SEQUENCE_LOST_ERRORS.has(type) || /Transaction state exception/.test((e as Error).message)) throw new OutcomeUnknown((e as Error).message);
       throw e;
     }
-  }
-
-  /** The fault hook: every Nth commit fails with an unknown outcome, alternately after and before it went through. */
-  private async commitOrFault(txn: { commit(): Promise<void> }): Promise<void> {
-    const every = this.faults.txnUnknownEvery;
-    if (every === undefined || !(every > 0) || ++this.commits % every !== 0) return txn.commit();
-    const committed = this.faultsInjected++ % 2 === 0;
-    if (committed) await txn.commit();
-    writeSync(2, `fault hook txnUnknownEvery: commit ${this.commits} fails ${committed ? 'after' : 'before'} committing\n`);
-    throw new Error(`injected fault: commit ${committed ? 'done' : 'not sent'}, outcome unknown to the caller`);
   }
 
   async close(): Promise<void> {}

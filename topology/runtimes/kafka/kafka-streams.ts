@@ -1,7 +1,7 @@
 import type { Topology } from '../../internals/compile.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import { createLogger } from '../../api/log.ts';
-import type { KafkaClientFactory } from './client.ts';
+import type { ClientName, KafkaClientFactory } from './client/port.ts';
 import { resolveConfig, type KafkaStreamsConfig, type ResolvedConfig } from './config.ts';
 import type { StreamThread } from './stream-thread.ts';
 import type { Registry } from 'prom-client';
@@ -50,7 +50,7 @@ export type UncaughtExceptionHandler = (error: Error) => UncaughtExceptionRespon
 export class KafkaStreams {
   private readonly topology: Topology;
   private readonly config: ResolvedConfig;
-  private readonly client: KafkaClientFactory | undefined;
+  private readonly client: ClientName | KafkaClientFactory | undefined;
   private readonly counters = new Map<string, number>();
   private current: KafkaStreamsState = 'CREATED';
   private listener: StateListener | undefined;
@@ -133,7 +133,7 @@ export class KafkaStreams {
     // Loaded here, so that a program using only the test driver never loads a Kafka client.
     const [{ StreamThread }, client] = await Promise.all([
       import('./stream-thread.ts'),
-      this.client ?? import('./client.ts').then((m) => m.kafkajsClient),
+      import('./client/select.ts').then((m) => m.clientFactory(this.client)),
     ]);
     if (this.closing !== undefined) return;
     const thread: StreamThread = new StreamThread(this.topology, this.config, client, this.counters, {
@@ -292,10 +292,10 @@ export class KafkaStreams {
   private memberDirectory(): LiveMemberDirectory['directory'] | undefined {
     if (this.members === undefined && this.current !== 'CREATED' && this.closing === undefined) {
       this.members = (async () => {
-        const [{ LiveMemberDirectory }, client] = await Promise.all([import('./member-directory.ts'), this.client ?? import('./client.ts').then((m) => m.kafkajsClient)]);
+        const [{ LiveMemberDirectory }, client] = await Promise.all([import('./member-directory.ts'), import('./client/select.ts').then((m) => m.clientFactory(this.client))]);
         const names = new TopicNames(this.config.applicationId, this.topology);
         const live = await LiveMemberDirectory.start({
-          admin: client({ clientId: `${this.config.applicationId}-directory`, brokers: this.config.brokers, log: this.config.log }).admin(),
+          admin: client({ clientId: `${this.config.applicationId}-directory`, brokers: this.config.brokers, log: this.config.log, ...(this.config.security === undefined ? {} : { security: this.config.security }) }).admin(),
           groupId: this.config.applicationId,
           topics: [...new Set(this.topology.subtopologies.filter((s) => s.stores.length > 0).flatMap((s) => s.sourceTopics.map((t) => names.kafka(t))))],
           log: this.config.log,

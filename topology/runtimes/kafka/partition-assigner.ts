@@ -1,4 +1,4 @@
-import type { PartitionAssigner } from 'kafkajs';
+import type { GroupAssignerFactory } from './client/port.ts';
 import type { Logger } from '../../api/log.ts';
 import type { Topology } from '../../internals/compile.ts';
 import { assignTasks, compareTaskIds, type MemberReport, type TaskSpec } from './assignor.ts';
@@ -93,18 +93,12 @@ export interface StreamsAssignerOptions {
   readonly log: Logger;
 }
 
-export const streamsPartitionAssigner = (o: StreamsAssignerOptions): PartitionAssigner => ({ cluster }) => ({
+export const streamsPartitionAssigner = (o: StreamsAssignerOptions): GroupAssignerFactory => (cluster) => ({
   name: STREAMS_PROTOCOL,
   version: VERSION,
   protocol: ({ topics }) => ({ name: STREAMS_PROTOCOL, metadata: encodeMemberMetadata({ version: VERSION, topics, userData: encodeLocalState(o.localState()) }) }),
   assign: async ({ members }) => {
-    const tasks = topologyTasks(o.topology, o.names, o.applicationId, (topic) => {
-      try {
-        return cluster.findTopicPartitionMetadata(topic).length;
-      } catch {
-        return undefined;
-      }
-    });
+    const tasks = topologyTasks(o.topology, o.names, o.applicationId, (topic) => cluster.partitionCount(topic));
     const changelogTopics = [...new Set(tasks.flatMap((t) => t.changelogs.map((c) => c.topic)))];
     let endOffsets = new Map<string, bigint>();
     try {

@@ -1,10 +1,5 @@
-import type { Message } from 'kafkajs';
+import type { Message, TopicMessages } from './client/port.ts';
 import type { ChangelogEntry } from '../../../state-stores/api.ts';
-
-export interface TopicMessages {
-  readonly topic: string;
-  readonly messages: Message[];
-}
 
 const asBuffer = (b: Uint8Array | null): Buffer | null => (b === null ? null : Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 

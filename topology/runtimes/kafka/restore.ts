@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Admin, GroupAssignerFactory, KafkaClient } from './client/port.ts';
 import type { Logger } from '../../api/log.ts';
 import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { StateStore } from '../../../state-stores/api.ts';
@@ -61,7 +61,7 @@ export interface RestoreOptions {
  * checkpointed restore never reads what precedes the checkpoint). It stops once every partition
  * reached its end offset.
  */
-export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonly RestoreTarget[], o: RestoreOptions): Promise<RestoreResult[]> {
+export async function restoreStores(kafka: KafkaClient, admin: Admin, targets: readonly RestoreTarget[], o: RestoreOptions): Promise<RestoreResult[]> {
   const clock = o.clock ?? Date.now;
   const wanted = new Map<string, { target: RestoreTarget; restored: number; read: number; position: bigint; lastBatchAt?: number }>();
   for (const t of targets) if (t.from < t.end) wanted.set(partitionKey(t.topic, t.partition), { target: t, restored: 0, read: 0, position: t.from });
@@ -74,7 +74,7 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
   const byTopic = new Map<string, number[]>();
   for (const w of wanted.values()) byTopic.set(w.target.topic, [...(byTopic.get(w.target.topic) ?? []), w.target.partition]);
   const assignment = Object.fromEntries(byTopic);
-  const assigner: PartitionAssigner = () => ({
+  const assigner: GroupAssignerFactory = () => ({
     name: 'retail-streams-restore',
     version: 0,
     protocol: ({ topics }) => ({ name: 'retail-streams-restore', metadata: encodeMemberMetadata({ version: 0, topics }) }),
@@ -84,14 +84,12 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
   const groupId = `${o.groupPrefix}-restore-${randomUUID()}`;
   const consumer = kafka.consumer({
     groupId,
-    partitionAssigners: [assigner],
-    allowAutoTopicCreation: false,
+    assigner,
     sessionTimeout: 10_000,
     heartbeatInterval: 1_000,
     maxWaitTimeInMs: 100,
     maxBytesPerPartition: 8 * 1024 * 1024,
     maxBytes: 32 * 1024 * 1024,
-    readUncommitted: false,
   });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -134,7 +132,6 @@ export async function restoreStores(kafka: Kafka, admin: Admin, targets: readonl
     await consumer.connect();
     await consumer.subscribe({ topics: [...byTopic.keys()], fromBeginning: true });
     await consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         const key = partitionKey(batch.topic, batch.partition);

@@ -1,4 +1,4 @@
-import type { TopicMessages } from './record-collector.ts';
+import type { TopicMessages } from './client/port.ts';
 
 /**
  * Below the broker's default `message.max.bytes` (1 MiB) with room for batch and record

@@ -1,4 +1,4 @@
-import type { Admin, Consumer } from 'kafkajs';
+import type { Admin, Consumer } from './client/port.ts';
 import type { Subtopology, Topology } from '../../internals/compile.ts';
 import { partitionKey } from './checkpoint.ts';
 import type { ResolvedConfig } from './config.ts';

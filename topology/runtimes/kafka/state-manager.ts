@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Admin } from 'kafkajs';
+import type { Admin } from './client/port.ts';
 import type { Logger } from '../../api/log.ts';
 import type { Subtopology, Topology } from '../../internals/compile.ts';
 import type { StateStore } from '../../../state-stores/api.ts';

@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload } from './client/port.ts';
 import { decide, deadLetterHeaders, type DeadLetterContext } from '../../api/handlers.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Topology } from '../../internals/compile.ts';
@@ -6,11 +6,12 @@ import { DEAD_LETTER_RECORDS, type RawRecord } from '../../internals/task.ts';
 import { partitionFor } from '../../internals/partitioner.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
 import { AtLeastOnceCommitter } from './alos-committer.ts';
-import { abortedFilterInstalled } from './aborted-filter.ts';
-import type { KafkaClientFactory } from './client.ts';
+import type { KafkaClientFactory } from './client/port.ts';
 import type { CommitHooks, Committer } from './committer.ts';
 import type { ResolvedConfig } from './config.ts';
 import { ExactlyOnceCommitter } from './eos-committer.ts';
+import { ExactlyOnceV2Committer } from './eos-v2-committer.ts';
+import { processId } from './process-id.ts';
 import { streamsPartitionAssigner } from './partition-assigner.ts';
 import { TaskManager } from './task-manager.ts';
 import { provisionTopics, RepartitionPurger } from './topic-provisioner.ts';
@@ -96,8 +97,7 @@ export class StreamThread {
   async start(): Promise<void> {
     const { config } = this;
     const { log } = config;
-    const kafka = this.client({ clientId: config.applicationId, brokers: config.brokers, log });
-    if (this.exactlyOnce && !abortedFilterInstalled()) log.warn('kafkajs was loaded before installAbortedFilter(): records of aborted transactions may be read as committed');
+    const kafka = this.client({ clientId: config.applicationId, brokers: config.brokers, log, ...(config.security === undefined ? {} : { security: config.security }) });
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -117,7 +117,23 @@ export class StreamThread {
       checkpoint: (tasks) => this.tasks!.checkpoint(tasks),
       count: this.count,
     };
-    if (this.exactlyOnce) this.committer = new ExactlyOnceCommitter(config.applicationId, hooks, config.faults, log);
+    // Exactly-once v2 where the client can send offsets with the group metadata (KIP-447), else a producer per task.
+    const perTaskProducers = this.exactlyOnce && !kafka.exactlyOnceV2;
+    if (perTaskProducers) this.committer = new ExactlyOnceCommitter(config.applicationId, hooks, config.faults, log);
+    else if (this.exactlyOnce) {
+      const c = new ExactlyOnceV2Committer({
+        kafka,
+        transactionalId: `${config.applicationId}-${processId(config.stateDir, config.applicationId, log)}-1`,
+        groupId: config.applicationId,
+        consumer: () => this.consumer!,
+        hooks,
+        faults: config.faults,
+        log,
+      });
+      await c.start();
+      this.committer = c;
+      log.info(`exactly-once v2 (${kafka.name}): one transactional producer for this thread`);
+    }
     else {
       const c = new AtLeastOnceCommitter(kafka, () => this.consumer!, hooks, config.productionExceptionHandler, log);
       await c.start();
@@ -126,21 +142,18 @@ export class StreamThread {
     const sessionTimeout = config.sessionTimeoutMs;
     const consumer = kafka.consumer({
       groupId: config.applicationId,
-      allowAutoTopicCreation: false,
       sessionTimeout,
       rebalanceTimeout: Math.max(30_000, sessionTimeout * 2),
       heartbeatInterval: Math.min(1_000, Math.floor(sessionTimeout / 3)),
       maxWaitTimeInMs: 50,
       maxBytesPerPartition: 8 * 1024 * 1024,
       maxBytes: 32 * 1024 * 1024,
-      // read_committed: aborted outputs of upstream tasks never reach the tasks reading them
-      // (nor aborted changelog writes the standbys).
-      readUncommitted: false,
-      // kafkajs restarts a crashed consumer by itself; once stop() has begun it must stay stopped,
-      // or a process asked to leave would rejoin and start its tasks again.
-      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000, restartOnFailure: async () => !this.stopping },
-      partitionAssigners: [
-        streamsPartitionAssigner({
+      // The client restarts a crashed consumer by itself; once stop() has begun it must stay
+      // stopped, or a process asked to leave would rejoin and start its tasks again.
+      restartOnFailure: async () => !this.stopping,
+      // Every consumer reads committed records only: aborted outputs of upstream tasks never
+      // reach the tasks reading them (nor aborted changelog writes the standbys).
+      assigner: streamsPartitionAssigner({
           topology: this.topology,
           names: this.names,
           applicationId: config.applicationId,
@@ -150,11 +163,11 @@ export class StreamThread {
           endOffsets: (topics) => this.endOffsets(topics),
           log,
         }),
-      ],
     });
     this.consumer = consumer;
     this.tasks = new TaskManager({
       kafka,
+      perTaskProducers,
       admin,
       consumer: () => consumer,
       topology: this.topology,
@@ -221,9 +234,7 @@ export class StreamThread {
     await consumer.subscribe({ topics: [...sources, ...changelogs], fromBeginning: true });
     this.events.rebalancing();
     await consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => {
         const handled = this.onBatch(payload);
         this.inFlight = handled.catch(() => {});

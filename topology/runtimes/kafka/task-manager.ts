@@ -1,4 +1,4 @@
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, KafkaClient, Producer } from './client/port.ts';
 import type { DeadLetterContext } from '../../api/handlers.ts';
 import type { Subtopology, Topology } from '../../internals/compile.ts';
 import { StreamTask, type TaskEnv } from '../../internals/task.ts';
@@ -10,12 +10,15 @@ import type { LocalState } from './partition-assigner.ts';
 import { RecordCollector } from './record-collector.ts';
 import { restoreProgress, restoreStores, type RestoreTarget } from './restore.ts';
 import { StandbyTasks, type ChangelogRecord } from './standby-task.ts';
+import { StateCleaner } from './state-cleaner.ts';
 import { openTaskState, tailTargets, type TaskState } from './state-manager.ts';
 import type { TopicNames } from './topics.ts';
 
 /** What the task manager needs from the stream thread that owns it. */
 export interface TaskManagerDeps {
-  readonly kafka: Kafka;
+  readonly kafka: KafkaClient;
+  /** Exactly-once with a transactional producer per task (clients without KIP-447); else the thread's committer owns the producer. */
+  readonly perTaskProducers: boolean;
   readonly admin: Admin;
   readonly consumer: () => Consumer;
   readonly topology: Topology;
@@ -58,10 +61,16 @@ export class TaskManager {
   /** Checkpoints on disk of tasks this member runs in no form, for the group leader. */
   private readonly onDisk: Map<string, Map<string, bigint>>;
   private readonly d: TaskManagerDeps;
+  /** Removes directories of tasks not assigned here (`stateCleanupDelayMs`). */
+  private readonly cleaner: StateCleaner;
+  /** Active and standby task ids of the latest assignment. */
+  private assigned: ReadonlySet<string> = new Set();
 
   constructor(deps: TaskManagerDeps) {
     this.d = deps;
     this.onDisk = scanCheckpoints(deps.config.stateDir, deps.config.applicationId);
+    const { stateDir, applicationId, stateCleanupDelayMs: delayMs, clock, log } = deps.config;
+    this.cleaner = new StateCleaner({ stateDir, applicationId, delayMs, clock, log });
     this.standbys = new StandbyTasks({
       topology: deps.topology,
       config: deps.config,
@@ -165,6 +174,7 @@ export class TaskManager {
       const partition = Number(tp.slice(at + 1));
       wanted.set(`${sub.id}_${partition}`, { sub, id: `${sub.id}_${partition}`, partition });
     }
+    this.assigned = new Set([...wanted.keys(), ...standbys]);
     await Promise.all(this.start([...wanted.values()]));
   }
 
@@ -177,7 +187,10 @@ export class TaskManager {
   /** Fences the previous owner (exactly-once), then opens the state: from a standby's stores if there is one, else from the task directory. */
   private async prepare(sub: Subtopology, id: string, partition: number): Promise<Starting> {
     const { config, admin } = this.d;
-    const producer = this.exactlyOnce ? await this.fencingProducer(id) : undefined;
+    const producer = this.d.perTaskProducers ? await this.fencingProducer(id) : undefined;
+    // Exactly-once v2 fences through the group, not the task's producer: the previous owner's
+    // last transaction is settled once the task's committed offsets are stable.
+    if (this.exactlyOnce && !this.d.perTaskProducers) await this.awaitStableOffsets(sub.sourceTopics);
     try {
       const standby = this.standbys.take(id);
       if (standby !== undefined) {
@@ -258,7 +271,7 @@ export class TaskManager {
    * transaction is settled, so the changelog and committed offsets read next are final.
    */
   private async fencingProducer(id: string): Promise<Producer> {
-    const p = this.d.kafka.producer({ transactionalId: `${this.d.config.applicationId}-${id}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const p = this.d.kafka.producer({ transactionalId: `${this.d.config.applicationId}-${id}` });
     await retrying(
       `starting the producer of task ${id}`,
       async () => {
@@ -269,6 +282,12 @@ export class TaskManager {
       this.d.config.log,
     );
     return p;
+  }
+
+  private async awaitStableOffsets(sources: readonly string[]): Promise<void> {
+    const { admin, config } = this.d;
+    const topics = sources.map((t) => this.d.names.kafka(t));
+    await retrying('reading stable committed offsets', () => admin.fetchOffsets({ groupId: config.applicationId, topics, requireStable: true }), BROKER_RETRY_POLICY, config.log);
   }
 
   /**
@@ -395,5 +414,7 @@ export class TaskManager {
   async maintain(): Promise<void> {
     await this.standbys.maintain();
     for (const t of this.tasks.values()) t.state?.reportMetrics(this.d.gauge);
+    const inUse = (id: string) => this.assigned.has(id) || this.tasks.has(id) || this.creating.has(id) || this.standbys.ids().includes(id);
+    for (const id of await this.cleaner.maybeClean(inUse)) this.onDisk.delete(id);
   }
 }

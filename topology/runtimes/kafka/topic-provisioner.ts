@@ -1,4 +1,4 @@
-import type { Admin } from 'kafkajs';
+import type { Admin } from './client/port.ts';
 import type { Topology } from '../../internals/compile.ts';
 import { RetailStreamsError } from '../../api/errors.ts';
 import type { Logger } from '../../api/log.ts';
