@@ -146,8 +146,9 @@ const lastProgress = (o: RunOutcome) => [...o.events].reverse().find((e) => e.ev
 
 describe('state larger than the heap', () => {
   it(`RocksDB counts ${KEYS.toLocaleString('en')} distinct keys in a ${HEAP_MIB} MiB heap with a bounded RSS; the in-memory store dies there`, async () => {
-    // Logged (changelog on): ~200 s on 2 shared cores, against ~45 s unlogged (see the runner).
-    const rocks = await run('rocksdb', 400_000);
+    // Logged (changelog on): ~200 s on 2 shared cores, against ~45 s unlogged; more than 400 s
+    // when other work keeps both cores busy.
+    const rocks = await run('rocksdb', 600_000);
     const summary = { seconds: rocks.seconds, peakRssMiB: rocks.peakRssMiB, last: lastProgress(rocks) };
     console.log(`rocksdb run: ${JSON.stringify(summary)}`);
     expect(rocks.code, `${JSON.stringify(summary)}\n${rocks.stderr.slice(-4000)}`).toBe(0);
@@ -179,5 +180,5 @@ describe('state larger than the heap', () => {
     expect(memory.code === 0).toBe(false);
     const reached = Number(lastProgress(memory)?.processed ?? 0);
     expect(reached).toBeLessThan(RECORDS);
-  }, 640_000);
+  }, 840_000);
 });

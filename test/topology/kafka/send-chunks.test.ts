@@ -25,4 +25,12 @@ describe('chunkTopicMessages', () => {
     const chunks = chunkTopicMessages([{ topic: 't', messages: [msg(0, 10, 'small'), msg(0, 100_000, 'huge'), msg(0, 10, 'after')] }], 50_000);
     expect(chunks.map((c) => c.flatMap((t) => t.messages.map((m) => m.key!.toString())))).toEqual([['small'], ['huge'], ['after']]);
   });
+
+  it('caps the records of a send, however small they are, across topics, keeping order', () => {
+    const messages = Array.from({ length: 5_000 }, (_, i) => msg(0, 1, `c${i}`));
+    const chunks = chunkTopicMessages([{ topic: 'x-changelog', messages: messages.slice(0, 3_000) }, { topic: 'y-changelog', messages: messages.slice(3_000) }], 10_000_000, 2_000);
+    expect(chunks.map((c) => c.reduce((n, t) => n + t.messages.length, 0))).toEqual([2_000, 2_000, 1_000]);
+    expect(chunks[1]!.map((t) => [t.topic, t.messages.length])).toEqual([['x-changelog', 1_000], ['y-changelog', 1_000]]);
+    expect(chunks.flatMap((c) => c.flatMap((t) => t.messages.map((m) => m.key!.toString())))).toEqual(messages.map((m) => m.key.toString()));
+  });
 });
