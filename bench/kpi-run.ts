@@ -65,6 +65,9 @@ export async function kpiRun(o: {
   input: string;
   inputEnd: ReadonlyMap<number, number>;
   store: StoreKind;
+  /** The client adapter (`run --client`); default the CLI's. */
+  client?: 'kafkajs' | 'platformatic';
+  guarantee?: 'at-least-once' | 'exactly-once';
   /** Schema registry for Avro input. */
   registry?: string;
   logFile: string;
@@ -74,6 +77,8 @@ export async function kpiRun(o: {
   try {
     const args = [CLI, 'run', '--brokers', o.bootstrap, '--group', o.group, '--input', o.input, '--store', o.store, '--sink', join(work, 'sink'), '--state-dir', join(work, 'state')];
     if (o.registry !== undefined) args.push('--registry', o.registry);
+    if (o.client !== undefined) args.push('--client', o.client);
+    if (o.guarantee !== undefined) args.push('--guarantee', o.guarantee);
     const child = new Child('run', process.execPath, args, { logFile: o.logFile });
     return await measureCaughtUp({ admin: o.admin, child, group: o.group, input: o.input, inputEnd: o.inputEnd, timeoutMs: o.timeoutMs });
   } finally {

@@ -13,7 +13,7 @@ import { Duration, IntFromString, MaxFuture, PositiveDuration, decodeFlags } fro
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
-import { RegistryUrl } from './simulate.ts';
+import { RegistryUrl, readPem, registryOptionsFrom } from './simulate.ts';
 import { createInvoiceSerde } from '../processors/avro/invoice-serde.ts';
 import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
 import { RegistryClient, SchemaRefusedError } from '../processors/avro/registry.ts';
@@ -38,6 +38,10 @@ const RunFlags = Schema.Struct({
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
   /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
   registry: Schema.optional(RegistryUrl),
+  /** PEM of the CA of an https registry (default: the system CAs). */
+  'registry-ca': Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  /** PEM of the CA of an https (swebhdfs://) HDFS sink (default: the system CAs). */
+  'hdfs-ca': Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   /** Values of the KPI topics: JSON, or Avro with schemas registered under `<topic>-value`. */
   'output-format': Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
   'max-future': Schema.optionalWith(MaxFuture, { default: () => 3_600_000 }),
@@ -71,6 +75,8 @@ const ENV = {
   'standby-replicas': 'RS_STANDBY_REPLICAS',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
   registry: 'RS_REGISTRY',
+  'registry-ca': 'RS_REGISTRY_CA',
+  'hdfs-ca': 'RS_HDFS_CA',
   'output-format': 'RS_OUTPUT_FORMAT',
   'max-future': 'RS_MAX_FUTURE',
   http: 'RS_HTTP',
@@ -103,8 +109,13 @@ export const run = (argv: readonly string[], context: CommandContext) =>
   Effect.gen(function* () {
     const flags = yield* decodeFlags('run', argv, { ...Object.fromEntries(Object.keys(ENV).map((k) => [k, s])), ...KAFKA_SECURITY_SPEC }, RunFlags, { ...ENV, ...KAFKA_SECURITY_ENV });
     const security = yield* kafkaSecurityFrom('run', flags);
+    const hdfsCaFile = flags['hdfs-ca'];
+    const hdfsCa = hdfsCaFile === undefined ? undefined : yield* readPem('run', '--hdfs-ca', hdfsCaFile);
+    // HDFS_DELEGATION_TOKEN: read here (the library reads no environment), sent as `delegation=`.
+    const delegationToken = process.env.HDFS_DELEGATION_TOKEN || undefined;
     const store = yield* Effect.tryPromise({
-      try: () => openFileStore(flags.sink, context.logger('hdfs')),
+      try: () =>
+        openFileStore(flags.sink, context.logger('hdfs'), { ...(hdfsCa === undefined ? {} : { ca: hdfsCa }), ...(delegationToken === undefined ? {} : { delegationToken }) }),
       catch: (e) =>
         e instanceof RetailStreamsError && e.code === 'invalid-argument'
           ? new UsageError({ message: `run: ${e.message}` })
@@ -115,7 +126,8 @@ export const run = (argv: readonly string[], context: CommandContext) =>
     if (flags['output-format'] === 'avro' && flags.registry === undefined)
       return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
     // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
-    const registry = flags.registry === undefined ? undefined : new RegistryClient(flags.registry);
+    const registryOptions = yield* registryOptionsFrom('run', flags['registry-ca']);
+    const registry = flags.registry === undefined ? undefined : new RegistryClient(flags.registry, registryOptions);
     const invoiceSerde = createInvoiceSerde(registry === undefined ? { log } : { registry, log });
     if (registry !== undefined) log.info(`Avro records decoded by schema id from the ${registry.description}`);
     const kpiSerdes: Partial<KpiSerdes> =

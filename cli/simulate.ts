@@ -6,7 +6,8 @@ import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
-import { RegistryUnavailableError, SchemaRefusedError } from '../processors/avro/registry.ts';
+import { RegistryUnavailableError, SchemaRefusedError, type RegistryClientOptions } from '../processors/avro/registry.ts';
+import { readFileSync } from 'node:fs';
 import type { CommandContext } from './main.ts';
 
 /** A schema registry base URL, e.g. http://127.0.0.1:8080/apis/ccompat/v7 (Confluent-compatible API). */
@@ -14,12 +15,50 @@ export const RegistryUrl = Schema.String.pipe(
   Schema.filter((s) => {
     try {
       const u = new URL(s);
+      if (u.username !== '' || u.password !== '') return 'no credentials in the URL: set REGISTRY_USERNAME and REGISTRY_PASSWORD, or REGISTRY_TOKEN';
       return u.protocol === 'http:' || u.protocol === 'https:' || `"${s}" is not an http(s) URL`;
     } catch {
       return `"${s}" is not a URL like http://127.0.0.1:8080/apis/ccompat/v7`;
     }
   }),
 );
+
+function pemFile(flag: string, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${flag}: cannot read ${file} (${(e as { code?: string }).code ?? (e as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${flag} ${file}: no PEM certificate in it`);
+  return text;
+}
+
+/** A CA file (PEM) of a flag, read once; a UsageError names the flag. */
+export const readPem = (command: string, flag: string, file: string): Effect.Effect<string, UsageError> =>
+  Effect.try({ try: () => pemFile(flag, file), catch: (e) => new UsageError({ message: `${command}: ${(e as Error).message}` }) });
+
+/**
+ * The registry client's TLS and credentials: `--registry-ca FILE` (PEM), basic auth from
+ * `REGISTRY_USERNAME` + `REGISTRY_PASSWORD`, or a bearer token from `REGISTRY_TOKEN` (never flags).
+ */
+export const registryOptionsFrom = (command: string, caFile: string | undefined): Effect.Effect<RegistryClientOptions, UsageError> =>
+  Effect.try({
+    try: () => {
+      const env = process.env;
+      const user = env.REGISTRY_USERNAME || undefined;
+      const password = env.REGISTRY_PASSWORD || undefined;
+      const token = env.REGISTRY_TOKEN || undefined;
+      if (token !== undefined && (user !== undefined || password !== undefined)) throw new Error('REGISTRY_TOKEN and REGISTRY_USERNAME/REGISTRY_PASSWORD both set: give one kind of credential');
+      if ((user === undefined) !== (password === undefined)) throw new Error('REGISTRY_USERNAME and REGISTRY_PASSWORD go together');
+      const ca = caFile === undefined ? undefined : pemFile('--registry-ca', caFile);
+      return {
+        ...(ca === undefined ? {} : { ca }),
+        ...(token !== undefined ? { auth: { token } } : user !== undefined && password !== undefined ? { auth: { username: user, password } } : {}),
+      };
+    },
+    catch: (e) => new UsageError({ message: `${command}: ${(e as Error).message}` }),
+  });
 
 const IsoInstant = Schema.String.pipe(
   Schema.filter((s) => !Number.isNaN(Date.parse(s)) || `"${s}" is not an ISO-8601 instant`),
@@ -34,6 +73,8 @@ const SimulateFlags = Schema.Struct({
   count: Schema.optional(IntFromString(1)),
   format: Schema.optionalWith(Schema.Literal('json', 'avro'), { default: () => 'json' as const }),
   registry: Schema.optional(RegistryUrl),
+  /** PEM of the CA of an https registry (default: the system CAs). */
+  'registry-ca': Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   /** `incompatible` (not in the usage text) registers a schema the registry must refuse: for tests. */
   'schema-version': Schema.optionalWith(Schema.Literal('1', '2', 'incompatible'), { default: () => '1' as const }),
   seed: Schema.optionalWith(IntFromString(0, 2 ** 32 - 1), { default: () => 42 }),
@@ -58,9 +99,10 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
       argv,
       { ...Object.fromEntries(Object.keys(SimulateFlags.fields).map((k) => [k, s])), ...KAFKA_SECURITY_SPEC },
       SimulateFlags,
-      { brokers: 'RS_BROKERS', registry: 'RS_REGISTRY', ...KAFKA_SECURITY_ENV },
+      { brokers: 'RS_BROKERS', registry: 'RS_REGISTRY', 'registry-ca': 'RS_REGISTRY_CA', ...KAFKA_SECURITY_ENV },
     );
     const security = yield* kafkaSecurityFrom('simulate', flags);
+    const registryOptions = yield* registryOptionsFrom('simulate', flags['registry-ca']);
     if (flags.format === 'avro' && flags.registry === undefined)
       return yield* Effect.fail(new UsageError({ message: 'simulate: --format avro needs --registry URL (or RS_REGISTRY), a Confluent-compatible schema registry' }));
     if (flags.duration === undefined && flags.count === undefined && flags.rate === 0)
@@ -88,7 +130,7 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
           graceMs: flags.grace,
           format: flags.format,
           schemaVersion: flags['schema-version'],
-          ...(flags.registry === undefined ? {} : { registry: flags.registry }),
+          ...(flags.registry === undefined ? {} : { registry: flags.registry, registryOptions }),
           log,
           progress: (line) => process.stderr.write(`${line}\n`),
           shouldStop: () => stop,

@@ -6,7 +6,7 @@ import { kafkajsSecurity, type KafkaSecurity } from '../topology/runtimes/kafka/
 import { retrying, type RetryPolicy } from '../topology/internals/retry.ts';
 import { InvoiceGenerator, type GeneratedKind, type GeneratedStructured, type GeneratorOptions, type InvoiceFields } from './generator.ts';
 import { encodeFramed, parseSchema, type AvroType } from '../processors/avro/avro.ts';
-import { RegistryClient } from '../processors/avro/registry.ts';
+import { RegistryClient, type RegistryClientOptions } from '../processors/avro/registry.ts';
 import { INVOICE_SCHEMAS, valueSubject, type InvoiceSchemaVersion } from '../processors/avro/schemas.ts';
 
 export interface SimulateOptions extends GeneratorOptions {
@@ -31,6 +31,8 @@ export interface SimulateOptions extends GeneratorOptions {
   readonly format?: 'json' | 'avro';
   /** Confluent-compatible schema registry URL, e.g. http://127.0.0.1:8080/apis/ccompat/v7. */
   readonly registry?: string;
+  /** The registry's CA and credentials. */
+  readonly registryOptions?: RegistryClientOptions;
   /** Invoice schema version for Avro: registered under `<topic>-value` before anything is sent. */
   readonly schemaVersion?: InvoiceSchemaVersion;
 }
@@ -120,7 +122,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     const version = o.schemaVersion ?? '1';
     const schema = INVOICE_SCHEMAS[version];
     // Throws SchemaRefusedError (incompatible) or RegistryUnavailableError before anything is sent.
-    const id = await new RegistryClient(o.registry).register(valueSubject(o.topic), schema);
+    const id = await new RegistryClient(o.registry, o.registryOptions).register(valueSubject(o.topic), schema);
     o.log.info(`registered invoice schema version ${version} under ${valueSubject(o.topic)}: schema id ${id}`);
     avro = { type: parseSchema(schema), id, version };
   }

@@ -1,7 +1,7 @@
 import type { FileStore } from './file-store.ts';
 import { LocalFileStore } from './local-store.ts';
 import { RetryingFileStore } from './retrying-store.ts';
-import { WebHdfsFileStore, parseHdfsUrl } from './webhdfs-store.ts';
+import { WebHdfsFileStore, parseHdfsUrl, type WebHdfsOptions } from './webhdfs-store.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { Logger } from '../topology/api/log.ts';
 import { retrying, type RetryPolicy } from '../topology/internals/retry.ts';
@@ -17,11 +17,11 @@ const HDFS_CHECK_POLICY: RetryPolicy = { initialDelayMs: 500, factor: 2, maxDela
  * over ~8 s, then a clear `sink-unavailable` error), then wrapped so that every later operation
  * retries through an outage for up to 10 minutes. `log` gets the HDFS retries and outages.
  */
-export async function openFileStore(sink: string, log: Logger): Promise<FileStore> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sink) && !sink.startsWith('hdfs://')) {
-    throw new RetailStreamsError('invalid-argument', `--sink ${sink}: expected a local folder or hdfs://host:port/path`);
+export async function openFileStore(sink: string, log: Logger, hdfsOptions: Pick<WebHdfsOptions, 'ca' | 'delegationToken'> = {}): Promise<FileStore> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(sink) && !sink.startsWith('hdfs://') && !sink.startsWith('swebhdfs://')) {
+    throw new RetailStreamsError('invalid-argument', `--sink ${sink}: expected a local folder, hdfs://host:port/path or swebhdfs://host:port/path (https)`);
   }
-  if (sink.startsWith('hdfs://')) return openHdfs(sink, log);
+  if (sink.startsWith('hdfs://') || sink.startsWith('swebhdfs://')) return openHdfs(sink, log, hdfsOptions);
   const { mkdir } = await import('node:fs/promises');
   try {
     await mkdir(sink, { recursive: true });
@@ -31,8 +31,8 @@ export async function openFileStore(sink: string, log: Logger): Promise<FileStor
   return new LocalFileStore(sink);
 }
 
-async function openHdfs(sink: string, log: Logger): Promise<FileStore> {
-  const hdfs = new WebHdfsFileStore(parseHdfsUrl(sink), { timeoutMs: 10_000 });
+async function openHdfs(sink: string, log: Logger, o: Pick<WebHdfsOptions, 'ca' | 'delegationToken'>): Promise<FileStore> {
+  const hdfs = new WebHdfsFileStore(parseHdfsUrl(sink), { timeoutMs: 10_000, ...o });
   try {
     await retrying(
       `HDFS (WebHDFS ${hdfs.location.endpoint}, user ${hdfs.user})`,
@@ -50,6 +50,6 @@ async function openHdfs(sink: string, log: Logger): Promise<FileStore> {
     const message = (e as Error).message;
     throw new RetailStreamsError('sink-unavailable', `cannot use --sink ${sink}: ${message.startsWith('HDFS (') ? '' : `HDFS (WebHDFS ${hdfs.location.endpoint}): `}${message}`, { cause: e });
   }
-  log.info(`writing KPI files to ${hdfs.description} as ${hdfs.user}`);
-  return new RetryingFileStore(new WebHdfsFileStore(hdfs.location, { user: hdfs.user }), log);
+  log.info(`writing KPI files to ${hdfs.description}${o.delegationToken === undefined ? ` as ${hdfs.user}` : ''}`);
+  return new RetryingFileStore(new WebHdfsFileStore(hdfs.location, { user: hdfs.user, ...o }), log);
 }

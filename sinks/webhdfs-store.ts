@@ -26,7 +26,7 @@ import { RetailStreamsError } from '../topology/api/errors.ts';
  */
 
 export interface WebHdfsLocation {
-  /** `http://host:port` of the NameNode's WebHDFS. */
+  /** `http://host:port` (or `https://` for swebhdfs://) of the NameNode's WebHDFS. */
   readonly endpoint: string;
   /** Absolute base folder, `/` or `/a/b` (no trailing slash). */
   readonly basePath: string;
@@ -39,7 +39,18 @@ export interface WebHdfsOptions {
   readonly timeoutMs?: number;
   /** Timeout of each DataNode transfer (the body of CREATE, OPEN). Default 120 s. */
   readonly dataTimeoutMs?: number;
+  /** PEM of the CA that signed the NameNode's and DataNodes' certificates (swebhdfs://); default the system CAs. */
+  readonly ca?: string;
+  /**
+   * A Hadoop delegation token (its URL-safe string form), sent as WebHDFS's `delegation=`
+   * parameter instead of `user.name`: the user is the token's. Never logged.
+   */
+  readonly delegationToken?: string;
 }
+
+/** What a server asking for Kerberos gets told: SPNEGO is not supported. */
+export const SPNEGO_UNSUPPORTED =
+  'the server asks for Kerberos (HTTP 401, WWW-Authenticate: Negotiate): SPNEGO is not supported; use a delegation token (HDFS_DELEGATION_TOKEN) or simple authentication (user.name)';
 
 export interface HdfsFileStatus {
   /** Name inside its folder (empty for GETFILESTATUS). */
@@ -87,8 +98,13 @@ export class WebHdfsError extends RetailStreamsError {
 }
 
 const DEFAULT_PORT = 9870;
+/** `dfs.namenode.https-address`'s default port. */
+const DEFAULT_TLS_PORT = 9871;
 
-/** `hdfs://host[:port]/path` → the WebHDFS endpoint and base folder; `invalid-argument` if malformed. */
+/**
+ * `hdfs://host[:port]/path` (WebHDFS over http) or `swebhdfs://host[:port]/path` (over https, as
+ * Hadoop names it) → the WebHDFS endpoint and base folder; `invalid-argument` if malformed.
+ */
 export function parseHdfsUrl(url: string): WebHdfsLocation {
   let u: URL;
   try {
@@ -96,15 +112,16 @@ export function parseHdfsUrl(url: string): WebHdfsLocation {
   } catch {
     throw new RetailStreamsError('invalid-argument', `--sink ${url}: not a valid hdfs://host:port/path URL`);
   }
-  if (u.protocol !== 'hdfs:') throw new RetailStreamsError('invalid-argument', `--sink ${url}: expected hdfs://host:port/path`);
+  if (u.protocol !== 'hdfs:' && u.protocol !== 'swebhdfs:') throw new RetailStreamsError('invalid-argument', `--sink ${url}: expected hdfs://host:port/path (or swebhdfs:// for https)`);
+  const tls = u.protocol === 'swebhdfs:';
   if (u.hostname === '') throw new RetailStreamsError('invalid-argument', `--sink ${url}: no host (expected hdfs://host:port/path, the NameNode's WebHDFS address)`);
   if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
     throw new RetailStreamsError('invalid-argument', `--sink ${url}: no user, query or fragment allowed (set HADOOP_USER_NAME for the user)`);
   }
-  const port = u.port === '' ? DEFAULT_PORT : Number(u.port);
+  const port = u.port === '' ? (tls ? DEFAULT_TLS_PORT : DEFAULT_PORT) : Number(u.port);
   const segments = u.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   if (segments.some((s) => s === '.' || s === '..')) throw new RetailStreamsError('invalid-argument', `--sink ${url}: '.' and '..' are not allowed in the path`);
-  return { endpoint: `http://${u.hostname}:${port}`, basePath: '/' + segments.join('/') };
+  return { endpoint: `${tls ? 'https' : 'http'}://${u.hostname}:${port}`, basePath: '/' + segments.join('/') };
 }
 
 const join = (base: string, rel: string): string => {
@@ -127,14 +144,22 @@ export class WebHdfsFileStore implements FileStore {
   readonly description: string;
   private readonly timeoutMs: number;
   private readonly dataTimeoutMs: number;
+  private readonly delegationToken: string | undefined;
+  /** An https agent trusting `ca`, when one is given: requests then go through node:https, not fetch. */
+  private readonly agent: Promise<import('node:https').Agent> | undefined;
 
   constructor(location: string | WebHdfsLocation, options: WebHdfsOptions = {}) {
     this.location = typeof location === 'string' ? parseHdfsUrl(location) : location;
     this.user = options.user ?? (process.env.HADOOP_USER_NAME || 'retail-streams');
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.dataTimeoutMs = options.dataTimeoutMs ?? 120_000;
-    this.description = `hdfs://${this.location.endpoint.slice('http://'.length)}${this.location.basePath} (WebHDFS ${this.location.endpoint})`;
+    this.delegationToken = options.delegationToken;
+    const ca = options.ca;
+    this.agent = ca === undefined ? undefined : import('node:https').then((https) => new https.Agent({ ca, keepAlive: true }));
+    const tls = this.location.endpoint.startsWith('https://');
+    this.description = `${tls ? 'swebhdfs' : 'hdfs'}://${this.location.endpoint.replace(/^https?:\/\//, '')}${this.location.basePath} (WebHDFS ${this.location.endpoint}${ca === undefined ? '' : ', custom CA'}${this.delegationToken === undefined ? '' : ', delegation token'})`;
   }
+
 
   /** Absolute HDFS path of a store path. */
   absolute(path: string): string {
@@ -154,7 +179,7 @@ export class WebHdfsFileStore implements FileStore {
     const location = first.headers.get('location');
     if (location === null || location === '') throw new WebHdfsError({ op: 'CREATE', path: abs, status: first.status, detail: 'redirect without a Location header' });
     const body = Buffer.from(content, 'utf8');
-    await this.request('CREATE', abs, location, { method: 'PUT', timeoutMs: this.dataTimeoutMs, expect: [201, 200] }, () => upload(location, body, this.dataTimeoutMs));
+    await this.request('CREATE', abs, location, { method: 'PUT', timeoutMs: this.dataTimeoutMs, expect: [201, 200] }, async () => upload(location, body, this.dataTimeoutMs, await this.agent));
   }
 
   /**
@@ -219,7 +244,8 @@ export class WebHdfsFileStore implements FileStore {
   }
 
   private namenode(method: 'GET' | 'PUT' | 'DELETE', op: string, abs: string, params: Record<string, string>, expect: readonly number[]): Promise<Reply> {
-    const query = new URLSearchParams({ op, 'user.name': this.user, ...params });
+    // With a delegation token the user is the token's: user.name is not sent.
+    const query = new URLSearchParams({ op, ...(this.delegationToken === undefined ? { 'user.name': this.user } : { delegation: this.delegationToken }), ...params });
     const url = `${this.location.endpoint}/webhdfs/v1${encodePath(abs)}?${query.toString()}`;
     return this.request(op, abs, url, { method, timeoutMs: this.timeoutMs, expect });
   }
@@ -230,6 +256,8 @@ export class WebHdfsFileStore implements FileStore {
     url: string,
     init: { method: string; timeoutMs: number; expect: readonly number[] },
     send: () => Promise<Reply> = async () => {
+      const agent = await this.agent;
+      if (agent !== undefined && url.startsWith('https:')) return nodeRequest(url, init.method, undefined, init.timeoutMs, agent);
       const res = await fetch(url, { method: init.method, redirect: 'manual', signal: AbortSignal.timeout(init.timeoutMs) });
       return { status: res.status, headers: res.headers, text: await res.text() };
     },
@@ -247,6 +275,8 @@ export class WebHdfsFileStore implements FileStore {
       );
     }
     if (init.expect.includes(reply.status)) return reply;
+    if (reply.status === 401 && /negotiate/i.test(reply.headers.get('www-authenticate') ?? ''))
+      throw new WebHdfsError({ op, path: abs, status: 401, detail: SPNEGO_UNSUPPORTED, permanent: true });
     const remote = remoteException(reply.text);
     const permanent =
       (remote !== undefined && PERMANENT.has(remote.exception)) ||
@@ -263,14 +293,18 @@ export class WebHdfsFileStore implements FileStore {
 }
 
 /** PUT a body with node:http (see the header: the DataNode's unsolicited 100 Continue). */
-function upload(url: string, body: Uint8Array, timeoutMs: number): Promise<Reply> {
+const upload = (url: string, body: Uint8Array, timeoutMs: number, agent?: import('node:https').Agent): Promise<Reply> => nodeRequest(url, 'PUT', body, timeoutMs, agent);
+
+/** One request through node:http(s): uploads, and every request when a custom CA is given. */
+function nodeRequest(url: string, method: string, body: Uint8Array | undefined, timeoutMs: number, agent?: import('node:https').Agent): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(
       url,
       {
-        method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
         signal: AbortSignal.timeout(timeoutMs),
+        ...(agent !== undefined && url.startsWith('https:') ? { agent } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

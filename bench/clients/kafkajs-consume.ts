@@ -1,5 +1,5 @@
 /**
- * Raw consume throughput of kafkajs: the runtime's consumer settings (eachBatch, 2 MiB per
+ * Raw consume throughput of kafkajs: the runtime's consumer settings (eachBatch, 8 MiB per
  * partition, 50 ms max wait), doing nothing with the records and committing nothing.
  * Prints `done <records> <ms since process start> <ms at the first record> <value bytes>` once `expected` records have arrived.
  *
@@ -16,7 +16,7 @@ const expected = Number(expectedArg);
 // kafkajs sets timers from throttle times that newer Node reports as negative: harmless noise.
 process.removeAllListeners('warning');
 const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers: [broker], logLevel: logLevel.WARN });
-const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, maxWaitTimeInMs: 50, maxBytesPerPartition: 2 * 1024 * 1024 });
+const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
 let records = 0;
 let bytes = 0;
 let first = 0;

@@ -13,7 +13,7 @@ if (broker === undefined || topic === undefined || group === undefined || expect
   process.exit(2);
 }
 const expected = Number(expectedArg);
-const consumer = new Consumer({ groupId: group, clientId: 'bench-platformatic', bootstrapBrokers: [broker], maxWaitTime: 50, maxBytesPerPartition: 2 * 1024 * 1024 });
+const consumer = new Consumer({ groupId: group, clientId: 'bench-platformatic', bootstrapBrokers: [broker], maxWaitTime: 50, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
 let records = 0;
 let bytes = 0;
 let first = 0;

@@ -41,7 +41,17 @@ export interface RegistryClientOptions {
   /** Per-request timeout: a registry that hangs (paused, overloaded) counts as unavailable. */
   readonly timeoutMs?: number;
   readonly clientId?: string;
+  /** PEM of the CA that signed an https registry's certificate (default: the system CAs). */
+  readonly ca?: string;
+  /**
+   * Credentials: HTTP basic auth (Confluent's `basic.auth.user.info`) or a bearer token
+   * (`bearer.auth.token`). Never logged. Kerberos (SPNEGO) is not supported.
+   */
+  readonly auth?: { readonly username: string; readonly password: string } | { readonly token: string };
 }
+
+/** The registry asked for Kerberos (HTTP 401 with `WWW-Authenticate: Negotiate`), which this client cannot do. */
+const SPNEGO = 'it asks for Kerberos (HTTP 401, WWW-Authenticate: Negotiate), which is not supported: use basic auth (REGISTRY_USERNAME and REGISTRY_PASSWORD) or a bearer token (REGISTRY_TOKEN)';
 
 interface HttpError {
   readonly status?: number;
@@ -54,6 +64,11 @@ const statusOf = (e: unknown): number | undefined => {
 };
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/^Confluent_Schema_Registry - /, '').replace(/^retail-streams - /, '');
 
+/** mappersmith middleware: every request gets a timeout (its default is none). */
+const withTimeoutMiddleware = (timeout: number) => () => ({
+  prepareRequest: (next: () => Promise<{ enhance(extras: { timeout: number }): unknown }>) => next().then((req) => req.enhance({ timeout })),
+});
+
 export class RegistryClient implements SchemaSource {
   readonly url: string;
   readonly description: string;
@@ -62,18 +77,60 @@ export class RegistryClient implements SchemaSource {
 
   constructor(url: string, options: RegistryClientOptions = {}) {
     this.url = url.replace(/\/+$/, '');
-    this.description = `schema registry at ${this.url}`;
-    const timeout = options.timeoutMs ?? 5_000;
-    // mappersmith middleware: every request gets a timeout (its default is none).
-    const withTimeout = () => ({
-      prepareRequest: (next: () => Promise<{ enhance(extras: { timeout: number }): unknown }>) => next().then((req) => req.enhance({ timeout })),
+    const shown = new URL(this.url);
+    shown.username = '';
+    shown.password = '';
+    const auth = options.auth === undefined ? '' : 'token' in options.auth ? ', bearer token' : `, user ${JSON.stringify(options.auth.username)}`;
+    this.description = `schema registry at ${shown.toString().replace(/\/+$/, '')}${auth}${options.ca === undefined ? '' : ', custom CA'}`;
+    const token = options.auth !== undefined && 'token' in options.auth ? options.auth.token : undefined;
+    const basic = options.auth !== undefined && 'username' in options.auth ? { username: options.auth.username, password: options.auth.password } : undefined;
+    this.ca = options.ca;
+    const bearer = () => ({
+      prepareRequest: (next: () => Promise<{ enhance(extras: { headers: Record<string, string> }): unknown }>) => next().then((req) => req.enhance({ headers: { authorization: `Bearer ${token}` } })),
     });
+    const middlewares = [withTimeoutMiddleware(options.timeoutMs ?? 5_000), ...(token === undefined ? [] : [bearer])];
     let client: Promise<SchemaRegistry> | undefined;
     this.sr = () =>
-      (client ??= import('@kafkajs/confluent-schema-registry').then(
-        ({ SchemaRegistry, SchemaType }) =>
-          new SchemaRegistry({ host: this.url, clientId: options.clientId ?? 'retail-streams', middlewares: [withTimeout as never] }, { [SchemaType.AVRO]: avroOptions() }),
+      (client ??= Promise.all([import('@kafkajs/confluent-schema-registry'), options.ca === undefined ? undefined : import('node:https')]).then(
+        ([{ SchemaRegistry, SchemaType }, https]) =>
+          new SchemaRegistry(
+            {
+              host: this.url,
+              clientId: options.clientId ?? 'retail-streams',
+              middlewares: middlewares as never[],
+              ...(basic === undefined ? {} : { auth: basic }),
+              ...(https === undefined ? {} : { agent: new https.Agent({ ca: options.ca, keepAlive: true }) as never }),
+            },
+            { [SchemaType.AVRO]: avroOptions() },
+          ),
       ));
+  }
+
+  private readonly ca: string | undefined;
+
+  /**
+   * What a 401/403 means, named for the user (no credential in it). The client's errors carry no
+   * headers, so a 401 is asked again without credentials to see whether it wants Negotiate.
+   */
+  private async authProblem(status: number | undefined): Promise<string | undefined> {
+    if (status === 401 && (await this.asksForNegotiate())) return SPNEGO;
+    if (status === 401) return 'it refused the credentials (HTTP 401): check REGISTRY_USERNAME and REGISTRY_PASSWORD, or REGISTRY_TOKEN';
+    if (status === 403) return 'it denied access (HTTP 403): the credentials lack the permission';
+    return undefined;
+  }
+
+  private async asksForNegotiate(): Promise<boolean> {
+    const url = `${this.url}/subjects`;
+    const { request } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
+    return new Promise((resolve) => {
+      const req = request(url, { method: 'GET', signal: AbortSignal.timeout(5_000), ...(this.ca === undefined ? {} : { ca: this.ca }) }, (res) => {
+        res.resume();
+        const h = res.headers['www-authenticate'];
+        resolve(res.statusCode === 401 && /negotiate/i.test(Array.isArray(h) ? h.join(',') : (h ?? '')));
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
   }
 
   /**
@@ -89,6 +146,8 @@ export class RegistryClient implements SchemaSource {
       const name = (e as HttpError).name;
       if (status === 409 || status === 422 || name === 'ConfluentSchemaRegistryCompatibilityError' || name === 'ConfluentSchemaRegistryArgumentError')
         throw new SchemaRefusedError(`the ${this.description} refused the schema for subject ${subject}: ${messageOf(e)}`, { cause: e });
+      const auth = await this.authProblem(status);
+      if (auth !== undefined) throw new RegistryUnavailableError(`cannot register subject ${subject} with the ${this.description}: ${auth}`, { cause: e });
       throw new RegistryUnavailableError(`cannot register subject ${subject} with the ${this.description}: ${messageOf(e)}`, { cause: e });
     }
   }
@@ -103,6 +162,8 @@ export class RegistryClient implements SchemaSource {
       // Any other 404 (a wrong URL path) is a configuration problem, not a bad record: retry.
       if (status === 404 && /schema\b.*\bnot found/i.test(messageOf(e)))
         return { kind: 'unusable', detail: `schema id ${id} is not in the ${this.description} (${messageOf(e)})` };
+      const auth = await this.authProblem(status);
+      if (auth !== undefined) throw new RegistryUnavailableError(`${this.description} did not answer for schema id ${id}: ${auth}`, { cause: e });
       if (status !== undefined || (e as HttpError).name === 'ResponseError')
         throw new RegistryUnavailableError(`${this.description} did not answer for schema id ${id}: ${messageOf(e)}`, { cause: e });
       // The registry answered, but the schema cannot be used (not Avro, or not parseable).

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { itExactlyOnce } from '../support/eos.ts';
 import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { ROOT, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
@@ -279,7 +280,7 @@ describe('checkpoints on a real broker', () => {
     }
   });
 
-  it('exactly-once: a restart after kill -9 wipes the RocksDB state, restores it in full, and gives the reference KPIs', async () => {
+  itExactlyOnce('exactly-once: a restart after kill -9 wipes the RocksDB state, restores it in full, and gives the reference KPIs', async () => {
     const topic = 'ckpt-eos';
     const WINDOW = 60_000;
     const GRACE = 120_000;

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaStreams } from '../../index.ts';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { itExactlyOnce } from '../support/eos.ts';
 import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { caseNames, makeCase, topicsToRead, type CaseName, type ConformanceCase, type Expected, type InputRecord, type OutputRecord, type TopicSpec } from '../conformance/cases.ts';
 import { streamsConfigFor, type RunnerArgs } from '../conformance/runner.ts';
@@ -397,15 +398,15 @@ describe('conformance cases on a real broker', () => {
     }
   }
 
-  it('word-count: exactly-once on two processes, one killed with SIGKILL while input arrives and restarted: exactly the reference', async () => {
+  itExactlyOnce('word-count: exactly-once on two processes, one killed with SIGKILL while input arrives and restarted: exactly the reference', async () => {
     await killAndRestart('word-count', 2);
   });
 
-  it('page-views: exactly-once, killed with SIGKILL at open suppressed windows and restarted: exactly one final per window and page', async () => {
+  itExactlyOnce('page-views: exactly-once, killed with SIGKILL at open suppressed windows and restarted: exactly one final per window and page', async () => {
     await killAndRestart('page-views', 1);
   });
 
-  it('late-sums: exactly-once, killed with SIGKILL before a record late only by the earlier stream time, restarted: exactly the reference', async () => {
+  itExactlyOnce('late-sums: exactly-once, killed with SIGKILL before a record late only by the earlier stream time, restarted: exactly the reference', async () => {
     await killAndRestart('late-sums', 1);
   });
 });

@@ -220,6 +220,104 @@ describe('@platformatic/kafka adapter through the port', () => {
     await ad.disconnect();
   });
 
+  it('reports a batch that read_committed left empty by END_BATCH_PROCESS only; a seek makes the batch in hand stale', async () => {
+    const t = await topic('empty-batch', 1);
+    const producer = client.producer({ transactionalId: 'empty-batch' });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: Buffer.from('a'), partition: 0 }, { value: Buffer.from('b'), partition: 0 }] }], acks: -1 });
+    await txn.abort(); // records 0-1, marker 2
+    const consumer = client.consumer({ groupId: 'g-empty', assigner: dealer('solo', []), maxWaitTimeInMs: 100 });
+    const ends: string[] = [];
+    const batches: string[] = [];
+    const stale: boolean[] = [];
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => ends.push(e.payload.lastOffset));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [t], fromBeginning: true });
+    let seeked = false;
+    await consumer.run({
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, isStale }) => {
+        batches.push(batch.messages.map((m) => `${m.offset}:${m.value!.toString()}`).join(','));
+        if (!seeked) {
+          seeked = true;
+          stale.push(isStale());
+          consumer.seek({ topic: t, partition: 0, offset: batch.messages[0]!.offset });
+          stale.push(isStale());
+        }
+      },
+    });
+    await until('the empty batch', () => ends.includes('2'));
+    expect(batches).toEqual([]);
+    await produce(t, 0, ['c']);
+    await until('c twice (the seek went back)', () => batches.length === 2);
+    expect(batches).toEqual(['3:c', '3:c']);
+    expect(stale).toEqual([false, true]);
+    await consumer.disconnect();
+    await producer.disconnect();
+  });
+
+  it('a failing eachBatch crashes the consumer: CRASH with restart (it rejoins from the committed offsets), or stays stopped when restartOnFailure says no', async () => {
+    const t = await topic('crash', 1);
+    await produce(t, 0, ['a', 'b']);
+    for (const restart of [true, false]) {
+      const consumer = client.consumer({ groupId: `g-crash-${restart}`, assigner: dealer('solo', []), maxWaitTimeInMs: 100, restartOnFailure: async () => restart });
+      const crashes: { message: string; restart: boolean }[] = [];
+      const joins: number[] = [];
+      consumer.on(consumer.events.CRASH, (e) => crashes.push({ message: e.payload.error.message, restart: e.payload.restart }));
+      consumer.on(consumer.events.GROUP_JOIN, () => joins.push(Date.now()));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [t], fromBeginning: true });
+      let calls = 0;
+      await consumer.run({
+        eachBatchAutoResolve: true,
+        eachBatch: async () => {
+          calls++;
+          if (calls === 1) throw new Error('boom');
+        },
+      });
+      await until('the crash', () => crashes.length === 1);
+      expect(crashes[0]).toEqual({ message: expect.stringContaining('boom'), restart });
+      if (restart) await until('redelivered after the restart', () => calls === 2 && joins.length === 2);
+      else {
+        await sleep(1_500);
+        expect(calls).toBe(1);
+        expect(joins.length).toBe(1);
+      }
+      await consumer.disconnect();
+    }
+  });
+
+  it('heartbeats go on while eachBatch runs longer than the session timeout: the member keeps its generation', async () => {
+    const t = await topic('slow', 1);
+    await produce(t, 0, ['slow']);
+    const consumer = client.consumer({ groupId: 'g-slow', assigner: dealer('solo', []), sessionTimeout: 6_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 100 });
+    const joins: number[] = [];
+    let rebalancing = 0;
+    let done = 0;
+    consumer.on(consumer.events.GROUP_JOIN, () => joins.push(1));
+    consumer.on(consumer.events.REBALANCING, () => rebalancing++);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [t], fromBeginning: true });
+    await consumer.run({
+      eachBatchAutoResolve: true,
+      eachBatch: async () => {
+        await sleep(9_000);
+        done++;
+      },
+    });
+    await until('the slow batch', () => done === 1, 30_000);
+    await sleep(500);
+    const ad = admin();
+    await ad.connect();
+    const { groups } = await ad.describeGroups(['g-slow']);
+    expect(groups[0]!.state).toBe('Stable');
+    expect(groups[0]!.members.length).toBe(1);
+    expect(joins.length).toBe(1);
+    await ad.disconnect();
+    await consumer.disconnect();
+  }, 60_000);
+
   it("an idempotent sendBatch's baseOffsets are where a consumer reads each partition's records, consecutively", async () => {
     const t = await topic('offsets', 3);
     await produce(t, 1, ['before']);
@@ -305,6 +403,8 @@ describe('@platformatic/kafka adapter through the port', () => {
     await first.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: Buffer.from('old'), partition: 0 }] }], acks: -1 });
     const young = client.producer({ transactionalId: 'fenced-id' });
     await young.connect();
+    // How the runtime fences: an empty transaction begun (InitProducerId) and aborted at once.
+    await (await young.transaction()).abort();
     const second = await young.transaction();
     await second.sendBatch({ topicMessages: [{ topic: t, messages: [{ value: Buffer.from('young'), partition: 0 }] }], acks: -1 });
     await second.commit();

@@ -100,6 +100,22 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The first record's old timestamp makes the broker roll the segment before the next append
+    // (segment.ms counts from it), and a fetch never crosses a segment: the first fetch holds the
+    // record and no marker. Only the fetch's aborted list (empty here) decides it.
+    name: 'a committed transaction whose marker is in the next log segment',
+    async write(client, topic) {
+      const p = client.producer({ transactionalId: `${topic}-p1` });
+      await p.connect();
+      const t = await p.transaction();
+      await t.sendBatch({ topicMessages: [{ topic, messages: [{ value: Buffer.from(pad('old')), partition: 0, timestamp: '1600000000000' }] }], acks: -1 });
+      await t.commit();
+      await p.disconnect();
+      await commitEnd(client, topic, `${topic}-end`);
+      return { committed: ['old', 'end'] };
+    },
+  },
+  {
     name: 'a fetch that starts at an abort marker',
     async write(client, topic) {
       const x = await txns(client, [`${topic}-p1`]);

@@ -3,16 +3,16 @@
 // The pipeline runs as a user that has exactly the ACLs the README lists, granted with Kafka's
 // own kafka-acls tool as the super user; wrong credentials, an unknown CA and a missing ACL each
 // stop `run` fast with the cause named; no output ever holds a password.
-import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { startKafka, type KafkaCluster, type SecureCluster } from '../support/kafka.ts';
 import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { expectExact } from '../support/kpi-check.ts';
+import { makeTestTls } from '../support/tls.ts';
 import { kafkajsSecurity, type KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 
 const WINDOW = 60_000;
@@ -113,14 +113,7 @@ async function runToExactKpis(topic: string, group: string, start: number, seed:
 }
 
 /** A CA of its own, unrelated to the broker's: its certificate cannot be verified with it. */
-async function otherCa(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'rs-other-ca-'));
-  await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1', '-subj', '/CN=not the broker CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'),
-  ]);
-  return join(dir, 'ca.pem');
-}
+const otherCa = async (): Promise<string> => makeTestTls().caFile;
 
 /** `run` must give up within this: no retries for a refusal (the broker answers at once). */
 const FAST_MS = 45_000;
@@ -141,14 +134,39 @@ async function expectRefused(what: string, args: readonly string[], env: Record<
 }
 
 describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
-  it('runs at-least-once as a user with only the listed ACLs (flags, password from a file) and gets exactly the reference KPIs', async () => {
+  it('runs at-least-once as a user with only the listed ACLs (flags, password from a file, a client certificate) and gets exactly the reference KPIs', async () => {
     await grant(aclCommands(sec.app.username, 'sec-alos', 'sec-in-alos', { exactlyOnce: false }));
-    await runToExactKpis('sec-in-alos', 'sec-alos', Date.UTC(2020, 8, 18, 10), 7, appFlags(), {});
+    await runToExactKpis('sec-in-alos', 'sec-alos', Date.UTC(2020, 8, 18, 10), 7, [...appFlags(), '--kafka-cert', sec.clientCertFile, '--kafka-key', sec.clientKeyFile], {});
+  });
+
+  it('watch reads the KPI topics over SASL_SSL with Read on them and its groups', async () => {
+    const p = ['--add', '--allow-principal', `User:${sec.app.username}`];
+    await grant([
+      [...p, '--operation', 'Read', '--topic', 'kpi-time', '--topic', 'kpi-time-country'],
+      [...p, '--operation', 'Read', '--resource-pattern-type', 'prefixed', '--group', 'watch-'],
+    ]);
+    const w = startCli(['watch', '--brokers', brokers, '--every', '1s', '--kafka-config', sec.app.propertiesFile]);
+    try {
+      await w.waitFor(/2020-09-18 10:0\d +\d+/, 60_000);
+    } finally {
+      await w.stop();
+      record('watch', w);
+    }
   });
 
   it('runs exactly-once as that user (settings from the environment) and gets exactly the reference KPIs', async () => {
     await grant(aclCommands(sec.app.username, 'sec-eos', 'sec-in-eos', { exactlyOnce: true }));
     await runToExactKpis('sec-in-eos', 'sec-eos', Date.UTC(2020, 8, 19, 10), 11, ['--guarantee', 'exactly-once'], appEnv());
+  });
+
+  it('runs at-least-once through the @platformatic/kafka adapter too (settings from --kafka-config)', async () => {
+    await grant(aclCommands(sec.app.username, 'sec-plt', 'sec-in-plt', { exactlyOnce: false }));
+    await runToExactKpis('sec-in-plt', 'sec-plt', Date.UTC(2020, 8, 20, 10), 13, ['--client', 'platformatic', '--kafka-config', sec.app.propertiesFile], {});
+  });
+
+  it('runs exactly-once (v2, KIP-447) through the @platformatic/kafka adapter as that user', async () => {
+    await grant(aclCommands(sec.app.username, 'sec-plt-eos', 'sec-in-plt-eos', { exactlyOnce: true }));
+    await runToExactKpis('sec-in-plt-eos', 'sec-plt-eos', Date.UTC(2020, 8, 21, 10), 17, ['--client', 'platformatic', '--guarantee', 'exactly-once'], appEnv());
   });
 
   it('a wrong password fails fast, naming authentication', async () => {
@@ -179,7 +197,8 @@ describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
     await grant(aclCommands(sec.app.username, 'sec-noread', 'sec-in-noread', { exactlyOnce: false, inputOps: ['Describe'] }));
     const sink = await mkdtemp(join(tmpdir(), 'rs-sec-acl-'));
     const out = await expectRefused('run missing READ', runArgs('sec-in-noread', 'sec-noread', sink, appFlags()), {}, /authorization failed \(TOPIC_AUTHORIZATION_FAILED\)/);
-    expect(out).toMatch(/topic|sec-in-noread/);
+    // the settings it ran with, redacted
+    expect(out).toMatch(/\[SASL_SSL; SCRAM-SHA-512 as user "retail", password set; TLS with a custom CA \(1 certificate\)\]/);
   });
 
   it('bad security settings are refused before connecting (exit 2), without echoing a password', async () => {
@@ -192,9 +211,11 @@ describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
     expect(flag.code).toBe(2);
   });
 
-  it('no output of any command holds a password', () => {
+  it('no output of any command holds a password or the client key', () => {
     expect(outputs.length).toBeGreaterThan(5);
+    const key = readFileSync(sec.clientKeyFile, 'utf8').split('\n').filter((l) => l.length > 40)[1]!;
     for (const { what, text } of outputs) {
+      expect(text.includes(key), `${what} printed the client key`).toBe(false);
       expect(text.includes(sec.app.password), `${what} printed the application password`).toBe(false);
       expect(text.includes(sec.admin.password), `${what} printed the admin password`).toBe(false);
     }

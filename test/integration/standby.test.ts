@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { itExactlyOnce } from '../support/eos.ts';
 import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { startCli, type CliProcess } from '../support/cli.ts';
 import { expectExact } from '../support/kpi-check.ts';
@@ -62,7 +63,7 @@ describe('standby replicas on a real broker', () => {
     await kafka?.stop();
   });
 
-  it('kill -9 of one of two processes: the survivor takes its tasks over from warm standbys, restoring only the tail, with the reference KPIs', async () => {
+  itExactlyOnce('kill -9 of one of two processes: the survivor takes its tasks over from warm standbys, restoring only the tail, with the reference KPIs', async () => {
     const topic = 'invoices-standby';
     const admin = new Kafka({ clientId: 'test', brokers: kafka.bootstrap, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();

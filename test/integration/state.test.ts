@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { itExactlyOnce } from '../support/eos.ts';
 import { startKafka, type KafkaCluster } from '../support/kafka.ts';
 import { runCli, startCli, type CliProcess } from '../support/cli.ts';
 import { readTopic } from '../support/topic-reader.ts';
@@ -87,7 +88,7 @@ describe('state that survives, on one broker', () => {
     await kafka?.stop();
   });
 
-  it('exactly-once: kill -9 of random processes of three, restarted, gives exactly the reference KPIs', async () => {
+  itExactlyOnce('exactly-once: kill -9 of random processes of three, restarted, gives exactly the reference KPIs', async () => {
     const topic = 'chaos-eos';
     await createTopic(kafka, topic, 8);
     const sink = await tmp('chaos-eos');
@@ -117,7 +118,7 @@ describe('state that survives, on one broker', () => {
     });
   });
 
-  it('exactly-once: a commit whose outcome is unknown restarts the task from committed state, exactly', async () => {
+  itExactlyOnce('exactly-once: a commit whose outcome is unknown restarts the task from committed state, exactly', async () => {
     const topic = 'txn-unknown';
     await createTopic(kafka, topic, 4);
     const sink = await tmp('txn-unknown');
@@ -138,7 +139,7 @@ describe('state that survives, on one broker', () => {
     }
   });
 
-  it('scales from one process to three and back with the reference KPIs', async () => {
+  itExactlyOnce('scales from one process to three and back with the reference KPIs', async () => {
     const topic = 'scale';
     await createTopic(kafka, topic, 6);
     const sink = await tmp('scale');
@@ -193,7 +194,7 @@ describe('broker failover on three brokers', () => {
     await kafka?.stop();
   });
 
-  it('goes on when one of three brokers is killed and comes back, losing nothing', async () => {
+  itExactlyOnce('goes on when one of three brokers is killed and comes back, losing nothing', async () => {
     const topic = 'failover';
     await createTopic(kafka, topic, 4, 3);
     const sink = await tmp('failover');

@@ -1,12 +1,12 @@
 import { CLIENT_NAMES, type ClientName, type KafkaClient, type KafkaClientFactory } from '../../topology/runtimes/kafka/client/port.ts';
-import { clientFactory } from '../../topology/runtimes/kafka/client/select.ts';
+import { clientFactory, DEFAULT_CLIENT } from '../../topology/runtimes/kafka/client/select.ts';
 
 /**
  * The client adapter the integration suites run on: `RS_KAFKA_CLIENT` (the CLI's variable, so
- * child `run` processes inherit it), as vitest's per-adapter projects set it; default kafkajs.
+ * child `run` processes inherit it), as vitest's per-adapter projects set it; default the library's default.
  */
 export const TEST_CLIENT: ClientName = (() => {
-  const name = process.env.RS_KAFKA_CLIENT ?? 'kafkajs';
+  const name = process.env.RS_KAFKA_CLIENT ?? DEFAULT_CLIENT;
   if (!(CLIENT_NAMES as readonly string[]).includes(name)) throw new Error(`RS_KAFKA_CLIENT=${name}: expected one of ${CLIENT_NAMES.join(', ')}`);
   return name as ClientName;
 })();
@@ -18,10 +18,11 @@ export async function withFetchLimits(groupId: string, maxBytesPerPartition: num
     const k: KafkaClient = base(options);
     return {
       name: k.name,
-      exactlyOnceV2: k.exactlyOnceV2,
+      exactlyOnce: k.exactlyOnce,
       admin: () => k.admin(),
       producer: (o) => k.producer(o),
       consumer: (c) => k.consumer(c.groupId === groupId ? { ...c, maxBytesPerPartition, maxBytes } : c),
     };
   };
 }
+

@@ -152,13 +152,13 @@ export class FakeBroker {
     return this.kafka();
   };
 
-  /** A client of its own, for code that takes a `KafkaClient`; `exactlyOnceV2` as a client supporting KIP-447 says. */
-  kafka(exactlyOnceV2 = false): KafkaClient {
+  /** A client of its own, for code that takes a `KafkaClient`; exactly-once with a transactional producer per task. */
+  kafka(): KafkaClient {
     const life: ClientLife = { dead: false };
     this.lives.push(life);
     const fake = {
       name: 'fake',
-      exactlyOnceV2,
+      exactlyOnce: 'per-task',
       producer: (options: { transactionalId?: string } = {}) => {
         const p = new FakeProducer(this, options.transactionalId ?? `producer-${++this.producerCount}`, options, life);
         this.producers.push(p);

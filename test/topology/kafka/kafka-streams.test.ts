@@ -142,6 +142,15 @@ describe('KafkaStreams lifecycle', () => {
     expect(broker.ops(/admin.disconnect/)).toHaveLength(1);
   });
 
+  it('refuses exactly-once on kafkajs, before connecting, naming the reason and the client to use', async () => {
+    // Nothing listens on this port: the refusal must come before any connection attempt.
+    const streams = new KafkaStreams(upperCase(), { applicationId: 'app', bootstrapServers: '127.0.0.1:1', client: 'kafkajs', processingGuarantee: 'exactly-once', logger: memoryLog().log });
+    const started = Date.now();
+    await expect(streams.start()).rejects.toMatchObject({ name: 'RetailStreamsError', code: 'invalid-argument', message: expect.stringMatching(/exactly-once is not available on the kafkajs client: .*aborted transactions.*--client platformatic/) });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(streams.state).toBe('NOT_RUNNING');
+  });
+
   it('start() fails with broker-unreachable when the admin cannot connect', async () => {
     const { broker, streams } = running();
     broker.failNext('admin.connect', new Error('Connection timeout'));

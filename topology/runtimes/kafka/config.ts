@@ -114,9 +114,10 @@ export interface KafkaStreamsConfig {
   readonly clock?: () => number;
   readonly faults?: FaultHooks;
   /**
-   * The Kafka client adapter: `kafkajs` (the default) or `platformatic` (@platformatic/kafka,
-   * exactly-once v2 with one transactional producer per stream thread), or a factory of one's own
-   * implementing the client port (`client/port.ts`).
+   * The Kafka client adapter: `platformatic` (the default: @platformatic/kafka, exactly-once v2
+   * with one transactional producer per stream thread) or `kafkajs` (at-least-once only: its
+   * read_committed cannot be made exact), or a factory of one's own implementing the client port
+   * (`client/port.ts`).
    */
   readonly client?: ClientName | KafkaClientFactory;
 }

@@ -171,8 +171,10 @@ function resourceOf(nodes: readonly Node[], kind: string): string | undefined {
 
 /**
  * Classifies a Kafka client error caused by security into a message that names the cause, or
- * undefined for any other error. Recognised, at any depth of `cause`/`originalError`/`errors`:
- * - authentication: kafkajs's `KafkaJSSASLAuthenticationError`, the protocol errors
+ * undefined for any other error. Recognised, at any depth of `cause`/`originalError`/`errors`,
+ * in kafkajs's shapes (`name`, `type`) and @platformatic/kafka's (`code`, `apiId`, `apiCode`):
+ * - authentication: kafkajs's `KafkaJSSASLAuthenticationError`, platformatic's
+ *   `PLT_KFK_AUTHENTICATION`, the protocol errors
  *   SASL_AUTHENTICATION_FAILED / UNSUPPORTED_SASL_MECHANISM (wrong user or password, a SASL
  *   mechanism the broker has not enabled);
  * - TLS trust: Node's verification codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN,
@@ -184,7 +186,8 @@ function resourceOf(nodes: readonly Node[], kind: string): string | undefined {
 export function kafkaSecurityError(e: unknown): string | undefined {
   const nodes = chain(e);
   for (const n of nodes) {
-    const type = str(n.type) ?? (typeof n.code === 'number' ? AUTHZ_CODES[n.code] : undefined);
+    // kafkajs: `type` (and a numeric `code`); @platformatic/kafka: `apiId` and `apiCode`
+    const type = str(n.type) ?? str(n.apiId) ?? (typeof n.code === 'number' ? AUTHZ_CODES[n.code] : typeof n.apiCode === 'number' ? AUTHZ_CODES[n.apiCode] : undefined);
     const kind = type === undefined ? undefined : AUTHZ[type];
     if (type !== undefined && kind !== undefined) {
       const resource = resourceOf(nodes, kind);
@@ -194,9 +197,9 @@ export function kafkaSecurityError(e: unknown): string | undefined {
   }
   for (const n of nodes) {
     const name = str(n.name);
-    const type = str(n.type);
+    const type = str(n.type) ?? str(n.apiId);
     const message = String(n.message ?? '');
-    if (name === 'KafkaJSSASLAuthenticationError' || (type !== undefined && AUTHN_TYPES.has(type))) {
+    if (name === 'KafkaJSSASLAuthenticationError' || n.code === 'PLT_KFK_AUTHENTICATION' || (type !== undefined && AUTHN_TYPES.has(type))) {
       const unsupported = type === 'UNSUPPORTED_SASL_MECHANISM' || /mechanism is not supported|unsupported sasl mechanism/i.test(message);
       return unsupported
         ? `authentication failed: the broker has not enabled this SASL mechanism (${message})`

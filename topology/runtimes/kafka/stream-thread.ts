@@ -98,6 +98,8 @@ export class StreamThread {
     const { config } = this;
     const { log } = config;
     const kafka = this.client({ clientId: config.applicationId, brokers: config.brokers, log, ...(config.security === undefined ? {} : { security: config.security }) });
+    if (this.exactlyOnce && typeof kafka.exactlyOnce === 'object')
+      throw new RetailStreamsError('invalid-argument', `exactly-once is not available on the ${kafka.name} client: ${kafka.exactlyOnce.unsupported}`);
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -117,8 +119,9 @@ export class StreamThread {
       checkpoint: (tasks) => this.tasks!.checkpoint(tasks),
       count: this.count,
     };
-    // Exactly-once v2 where the client can send offsets with the group metadata (KIP-447), else a producer per task.
-    const perTaskProducers = this.exactlyOnce && !kafka.exactlyOnceV2;
+    // Exactly-once v2 where the client can send offsets with the group metadata (KIP-447), else a
+    // producer per task; never on a client that cannot read committed data exactly.
+    const perTaskProducers = this.exactlyOnce && kafka.exactlyOnce === 'per-task';
     if (perTaskProducers) this.committer = new ExactlyOnceCommitter(config.applicationId, hooks, config.faults, log);
     else if (this.exactlyOnce) {
       const c = new ExactlyOnceV2Committer({

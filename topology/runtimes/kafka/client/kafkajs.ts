@@ -1,21 +1,20 @@
-import { Kafka, logLevel, type Consumer as KafkajsConsumer, type EachBatchPayload as KafkajsPayload } from 'kafkajs';
+import { Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
 import { kafkajsSecurity } from '../security.ts';
-import { readCommitted, type RawRecord } from './read-committed.ts';
-import { CONSUMER_EVENTS, type Admin, type Batch, type Consumer, type ConsumerEvent, type ConsumerEventPayloads, type ConsumerOptions, type FetchedMessage, type KafkaClientFactory, type Producer, type RunOptions } from './port.ts';
+import { CONSUMER_EVENTS, type Admin, type Consumer, type ConsumerEvent, type ConsumerEventPayloads, type ConsumerOptions, type EachBatchPayload, type KafkaClientFactory, type Producer, type RunOptions } from './port.ts';
 
 /**
- * The kafkajs adapter. kafkajs's admin and producers fit the port as they are; its consumer is
- * wrapped for read_committed: kafkajs's own aborted-record filter misses transactions (it enters
- * at most one aborted transaction per record it looks at), and it keeps the fetch's list of
- * aborted transactions to itself (it is passed to its Batch, never stored). So each batch's
- * records within the fetched range (`messagesWithinOffset`, control records included: the
- * public fields of the batch kafkajs hands to `eachBatch`) go through `readCommitted` without
- * the list, deciding each transactional record by its producer's next marker, and delivery
- * stops before a record whose marker this fetch does not hold yet. kafkajs only ever drops
- * records it rightly takes as aborted, so the batches it skips as empty need nothing.
+ * The kafkajs adapter: kafkajs's admin and producers fit the port as they are; its consumer is
+ * wrapped for the port's assigner and events.
  *
- * kafkajs implements TxnOffsetCommit v0-1 only, without the consumer's group metadata, so
- * exactly-once is the per-task producer pattern (exactlyOnceV2 false).
+ * No exactly-once here. kafkajs's read_committed filter misses aborted transactions: it enters
+ * at most one aborted transaction per record it looks at, so a fetch that starts inside two
+ * aborted transactions hands on records of the second (test/integration/kafkajs-read-committed
+ * pins it). The fix needs the fetch's aborted-transaction list, and kafkajs keeps it to itself
+ * (it is passed to its Batch and never stored). Deciding records by their transaction markers
+ * instead does not work either: a fetch stops at a log segment's end, a marker is often alone
+ * in its segment (records with old event timestamps roll a segment per append), and kafkajs
+ * drops a fetch of markers only without calling back. Rather than run with a gap, exactly-once
+ * refuses to start on this client; at-least-once writes no transactions of its own.
  */
 export const kafkajsClient: KafkaClientFactory = ({ clientId, brokers, log, security }) => {
   const kafka = new Kafka({
@@ -33,7 +32,7 @@ export const kafkajsClient: KafkaClientFactory = ({ clientId, brokers, log, secu
   });
   return {
     name: 'kafkajs',
-    exactlyOnceV2: false,
+    exactlyOnce: { unsupported: 'kafkajs does not expose the aborted transactions of a fetch, so its read_committed cannot be made exact; use --client platformatic (README, Kafka clients)' },
     admin: () => kafka.admin() as unknown as Admin,
     producer: (o = {}) =>
       kafka.producer({
@@ -47,18 +46,9 @@ export const kafkajsClient: KafkaClientFactory = ({ clientId, brokers, log, secu
   };
 };
 
-interface KafkajsRaw extends RawRecord, FetchedMessage {
-  readonly key: Buffer | null;
-}
-
-/** A partition waiting for a transaction's marker is fetched again after this pause, not in a tight loop. */
-const UNDECIDED_BACKOFF_MS = 10;
-
 class KafkajsGroupConsumer implements Consumer {
   readonly events = CONSUMER_EVENTS;
   private readonly consumer: KafkajsConsumer;
-  /** Where the last eachBatch of a partition left consumption, for END_BATCH_PROCESS. */
-  private readonly decidedUpTo = new Map<string, string>();
 
   constructor(kafka: Kafka, o: ConsumerOptions) {
     this.consumer = kafka.consumer({
@@ -88,15 +78,7 @@ class KafkajsGroupConsumer implements Consumer {
   }
 
   on<E extends ConsumerEvent>(event: E, listener: (e: { payload: ConsumerEventPayloads[E] }) => void): () => void {
-    if (event !== CONSUMER_EVENTS.END_BATCH_PROCESS) return this.consumer.on(event as never, listener as never);
-    return this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
-      const key = `${e.payload.topic}/${e.payload.partition}`;
-      const decided = this.decidedUpTo.get(key);
-      this.decidedUpTo.delete(key);
-      // A batch that went through eachBatch may have stopped short of kafkajs's last offset.
-      const lastOffset = decided ?? e.payload.lastOffset;
-      (listener as (e: { payload: ConsumerEventPayloads['consumer.end_batch_process'] }) => void)({ payload: { topic: e.payload.topic, partition: e.payload.partition, lastOffset } });
-    });
+    return this.consumer.on(event as never, listener as never);
   }
 
   connect = (): Promise<void> => this.consumer.connect();
@@ -112,46 +94,10 @@ class KafkajsGroupConsumer implements Consumer {
   run(options: RunOptions): Promise<void> {
     return this.consumer.run({
       autoCommit: false,
-      // Resolution is decided here: never past a record read_committed has not decided.
-      eachBatchAutoResolve: false,
+      eachBatchAutoResolve: options.eachBatchAutoResolve,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload, options),
+      // kafkajs's batch and payload have the port's fields.
+      eachBatch: (payload) => options.eachBatch(payload as unknown as EachBatchPayload),
     });
-  }
-
-  private async onBatch(payload: KafkajsPayload, options: RunOptions): Promise<void> {
-    const { batch } = payload;
-    const key = `${batch.topic}/${batch.partition}`;
-    const raw = (batch as unknown as { messagesWithinOffset: KafkajsRaw[] }).messagesWithinOffset;
-    const decided = readCommitted(raw);
-    if (decided.lastDecided === undefined) {
-      // The first record waits for its transaction's marker: fetch it again shortly.
-      this.decidedUpTo.set(key, String(BigInt(raw[0]!.offset) - 1n));
-      await new Promise((r) => setTimeout(r, UNDECIDED_BACKOFF_MS));
-      return;
-    }
-    const lastOffset = decided.lastDecided;
-    this.decidedUpTo.set(key, lastOffset);
-    if (decided.records.length === 0) {
-      // Only markers and aborted records up to here.
-      payload.resolveOffset(lastOffset);
-      return;
-    }
-    const view: Batch = {
-      topic: batch.topic,
-      partition: batch.partition,
-      highWatermark: batch.highWatermark,
-      // kafkajs's own decoded records: they have the port's fields.
-      messages: decided.records,
-      lastOffset: () => lastOffset,
-    };
-    await options.eachBatch({
-      batch: view,
-      resolveOffset: (offset) => payload.resolveOffset(offset),
-      heartbeat: () => payload.heartbeat(),
-      isRunning: () => payload.isRunning(),
-      isStale: () => payload.isStale(),
-    });
-    if (options.eachBatchAutoResolve && payload.isRunning() && !payload.isStale()) payload.resolveOffset(lastOffset);
   }
 }

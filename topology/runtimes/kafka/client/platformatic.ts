@@ -6,24 +6,20 @@
  *   platformatic/consumer.ts); read_committed decided by read-committed.ts from the raw records and
  *   the fetch's aborted-transaction list;
  * - producer: the library's idempotent / transactional Producer; a transaction's offsets carry
- *   the consumer's group generation (KIP-447), hence `exactlyOnceV2`;
+ *   the consumer's group generation (KIP-447), hence exactly-once `v2`;
  * - admin: the library's Admin (platformatic/admin.ts).
  */
-import type * as pk from '@platformatic/kafka';
 import type { KafkaClient, KafkaClientFactory } from './port.ts';
 import { PlatformaticAdmin } from './platformatic/admin.ts';
 import { PlatformaticConsumer } from './platformatic/consumer.ts';
 import { PlatformaticProducer } from './platformatic/producer.ts';
 
 export const platformaticClient: KafkaClientFactory = (options): KafkaClient => {
-  // One library Admin client for the transactions' group-coordinator look-ups, made on first use.
-  let shared: PlatformaticAdmin | undefined;
-  const admin = (): pk.Admin => (shared ??= new PlatformaticAdmin(options)).client;
   return {
     name: 'platformatic',
-    exactlyOnceV2: true,
+    exactlyOnce: 'v2',
     admin: () => new PlatformaticAdmin(options),
     consumer: (o) => new PlatformaticConsumer(options, o),
-    producer: (o) => new PlatformaticProducer(options, o, admin),
+    producer: (o) => new PlatformaticProducer(options, o),
   };
 };

@@ -8,8 +8,8 @@ import type { KafkaSecurity } from '../security.ts';
  * implement the same interfaces. Offsets are int64 decimal strings, as on the wire.
  *
  * What every adapter must guarantee beyond the types:
- * - read_committed: a consumer never hands out a record of an aborted transaction, nor a
- *   transactional record whose outcome it has not seen yet (client/read-committed.ts);
+ * - read_committed: a consumer never hands out a record of an aborted transaction
+ *   (client/read-committed.ts), or the client says exactly-once is unsupported;
  * - `eachBatch` runs one batch per partition at a time, and the next fetch of a partition
  *   starts after the last offset resolved (or where a seek put it);
  * - `GROUP_JOIN` fires after an assignment and before the first fetch of it;
@@ -155,7 +155,7 @@ export interface Transaction {
   /**
    * Adds a group's offsets to the transaction. With `consumer` (exactly-once v2, KIP-447) the
    * consumer's group generation goes with them, so a member that lost the partitions is fenced
-   * by the group coordinator; only clients with `exactlyOnceV2` accept it.
+   * by the group coordinator; only clients whose `exactlyOnce` is `v2` accept it.
    */
   sendOffsets(args: GroupOffsets & { consumer?: Consumer }): Promise<void>;
   commit(): Promise<void>;
@@ -209,8 +209,13 @@ export interface Admin {
 export interface KafkaClient {
   /** The adapter, for logs and metrics: `kafkajs`, `platformatic`, ... */
   readonly name: string;
-  /** Transactions can carry the consumer's group metadata (KIP-447): one transactional producer per stream thread. */
-  readonly exactlyOnceV2: boolean;
+  /**
+   * What exactly-once can rest on with this client: `v2`, transactions that carry the
+   * consumer's group metadata (KIP-447), one transactional producer per stream thread;
+   * `per-task`, a transactional producer per task (the pattern before KIP-447); or why it cannot
+   * be offered at all (exactly-once then refuses to start with that reason).
+   */
+  readonly exactlyOnce: 'v2' | 'per-task' | { readonly unsupported: string };
   admin(): Admin;
   consumer(options: ConsumerOptions): Consumer;
   producer(options?: ProducerOptions): Producer;

@@ -2,7 +2,7 @@ import { RetailStreamsError } from '../../../api/errors.ts';
 import { CLIENT_NAMES, type ClientName, type KafkaClientFactory } from './port.ts';
 
 /** The default adapter: see the README's "Kafka clients" for why. */
-export const DEFAULT_CLIENT: ClientName = 'kafkajs';
+export const DEFAULT_CLIENT: ClientName = 'platformatic';
 
 /**
  * The client factory for a `client` setting: an adapter's name or a factory of one's own.

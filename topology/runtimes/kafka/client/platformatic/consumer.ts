@@ -16,65 +16,11 @@ import { EventEmitter } from 'node:events';
 import * as pk from '@platformatic/kafka';
 import type { Logger } from '../../../../api/log.ts';
 import { CONSUMER_EVENTS, type Batch, type ClientOptions, type Consumer, type ConsumerEvent, type ConsumerEventPayloads, type ConsumerOptions, type EachBatchPayload, type FetchedMessage, type OffsetCommit, type RunOptions } from '../port.ts';
-import { readCommitted, type RawRecord } from '../read-committed.ts';
+import { readCommitted } from '../read-committed.ts';
 import { portError, protocolErrorName, REJOIN, STALE_LEADER } from './errors.ts';
 import { GroupMember, type GroupMetadata } from './group.ts';
+import { fetchPartitions, key, rawRecords, READ_COMMITTED, type FetchedPartition, type FetchRequest } from './fetch.ts';
 import { ApiPicker, baseOptions, sleep } from './options.ts';
-
-const IS_TRANSACTIONAL = 0x10;
-const IS_CONTROL = 0x20;
-const LOG_APPEND_TIME = 0x08;
-const READ_COMMITTED = 1;
-
-interface Record_ extends RawRecord {
-  readonly value: Buffer | null;
-  readonly timestamp: string;
-  readonly headers: Record<string, Buffer | Buffer[]> | undefined;
-}
-
-interface FetchedPartition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly fetchOffset: bigint;
-  readonly seeks: number;
-  readonly response: pk.fetchV17.FetchResponsePartition;
-}
-
-const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-/** A fetched record batch's records from `from` on, as read_committed's raw records (control records included). */
-export function rawRecords(batches: readonly pk.RecordsBatch[], from: bigint): { records: Record_[]; end: bigint } {
-  const records: Record_[] = [];
-  let end = from;
-  for (const b of batches) {
-    const batchEnd = b.firstOffset + BigInt(b.lastOffsetDelta) + 1n;
-    if (batchEnd > end) end = batchEnd;
-    const control = (b.attributes & IS_CONTROL) !== 0;
-    const batchContext = { producerId: String(b.producerId), inTransaction: (b.attributes & IS_TRANSACTIONAL) !== 0 };
-    const appendTime = (b.attributes & LOG_APPEND_TIME) !== 0;
-    for (const r of b.records) {
-      const offset = b.firstOffset + BigInt(r.offsetDelta);
-      if (offset < from) continue;
-      let headers: Record<string, Buffer | Buffer[]> | undefined;
-      for (const [k, v] of r.headers) {
-        if (k === null || v === null) continue;
-        const name = k.toString('utf8');
-        const had = (headers ??= {})[name];
-        headers[name] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
-      }
-      records.push({
-        offset: String(offset),
-        key: r.key,
-        value: r.value,
-        timestamp: String(appendTime ? b.maxTimestamp : b.firstTimestamp + r.timestampDelta),
-        headers,
-        isControlRecord: control,
-        batchContext,
-      });
-    }
-  }
-  return { records, end };
-}
 
 export class PlatformaticConsumer implements Consumer {
   readonly events = CONSUMER_EVENTS;
@@ -345,62 +291,32 @@ export class PlatformaticConsumer implements Consumer {
     await this.resolvePositions(wanted);
     this.applySeeks();
     const metadata = await this.admin.metadata({ topics: [...new Set(wanted.map((w) => w.topic))] });
-    const api = await this.apis.get('Fetch');
-    const byTopicId = api.version <= 12;
-    const nameOf = new Map<string, string>();
-    const byLeader = new Map<number, Map<string, pk.fetchV17.FetchRequestPartition[]>>();
-    const sent = new Map<string, { fetchOffset: bigint; seeks: number }>();
+    const requests: FetchRequest[] = [];
     for (const { topic, partition } of wanted) {
-      const t = metadata.topics.get(topic);
-      const leader = t?.partitions[partition]?.leader;
       const fetchOffset = this.positions.get(key(topic, partition));
-      if (t === undefined || leader === undefined || leader < 0 || fetchOffset === undefined) continue;
-      const topicKey = byTopicId ? topic : t.id;
-      nameOf.set(topicKey, topic);
-      const topics = byLeader.get(leader) ?? new Map<string, pk.fetchV17.FetchRequestPartition[]>();
-      byLeader.set(leader, topics);
-      const list = topics.get(topicKey) ?? [];
-      topics.set(topicKey, list);
-      list.push({ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, partitionMaxBytes: this.options.maxBytesPerPartition ?? 1024 * 1024 });
-      sent.set(key(topic, partition), { fetchOffset, seeks: this.seekCounts.get(key(topic, partition)) ?? 0 });
+      if (fetchOffset !== undefined) requests.push({ topic, partition, fetchOffset, seeks: this.seekCounts.get(key(topic, partition)) ?? 0 });
     }
-    if (byLeader.size === 0) {
+    const fetched = await fetchPartitions({
+      metadata,
+      api: await this.apis.get('Fetch'),
+      pool: this.fetchPool,
+      requests,
+      maxWaitMs: this.options.maxWaitTimeInMs ?? 500,
+      maxBytes: this.options.maxBytes ?? 50 * 1024 * 1024,
+      partitionMaxBytes: this.options.maxBytesPerPartition ?? 1024 * 1024,
+    });
+    if (fetched === undefined) {
+      // No partition has a known leader: look again shortly.
       await this.admin.metadata({ topics: [...new Set(wanted.map((w) => w.topic))], forceUpdate: true });
       await this.idle(100);
       return true;
     }
-    const fetched = await Promise.all(
-      [...byLeader].map(async ([leader, topics]): Promise<FetchedPartition[]> => {
-        const broker = metadata.brokers.get(leader);
-        if (broker === undefined) return [];
-        const connection = await this.fetchPool.get({ host: broker.host, port: broker.port });
-        let response: pk.fetchV17.FetchResponse;
-        try {
-          response = (await api.async(connection, this.options.maxWaitTimeInMs ?? 500, 1, this.options.maxBytes ?? 50 * 1024 * 1024, READ_COMMITTED, 0, -1, [...topics].map(([topicId, partitions]) => ({ topicId, partitions })), [], '')) as pk.fetchV17.FetchResponse;
-        } catch (e) {
-          // Partition errors come as an error holding the whole response: the other partitions' data is good.
-          const r = (e as { response?: pk.fetchV17.FetchResponse }).response;
-          if (r === undefined || !Array.isArray(r.responses)) throw e;
-          response = r;
-        }
-        const out: FetchedPartition[] = [];
-        for (const t of response.responses) {
-          const topic = nameOf.get(t.topicId);
-          if (topic === undefined) continue;
-          for (const p of t.partitions) {
-            const s = sent.get(key(topic, p.partitionIndex));
-            if (s !== undefined) out.push({ topic, partition: p.partitionIndex, fetchOffset: s.fetchOffset, seeks: s.seeks, response: p });
-          }
-        }
-        return out;
-      }),
-    );
     let delivered = false;
     let staleLeaders = false;
-    for (const f of fetched.flat()) {
+    for (const f of fetched) {
       if (!this.running || this.group.needsRejoin) break;
       if (f.response.errorCode !== 0) {
-        const name = protocolErrorName(new pk.ProtocolError(f.response.errorCode));
+        const name = (pk.protocolErrorsCodesById as Record<number, string | undefined>)[f.response.errorCode] ?? `error code ${f.response.errorCode}`;
         if (name === 'OFFSET_OUT_OF_RANGE') await this.resetPositions([{ topic: f.topic, partition: f.partition }]);
         else if (STALE_LEADER.has(name)) staleLeaders = true;
         else this.log.debug(`fetching ${f.topic}[${f.partition}]: ${name}`);
@@ -425,15 +341,14 @@ export class PlatformaticConsumer implements Consumer {
     const decided = readCommitted(records, aborted);
     // Every record below the last stable offset is decided by the aborted list; a batch's last
     // offset may lie past its last record (compaction), and fetching goes on after it.
-    const last = decided.undecidedFrom === undefined ? String(end - 1n) : decided.lastDecided;
-    if (last === undefined) return false;
+    const last = String(end - 1n);
     const highWatermark = String(f.response.highWatermark);
-    if (decided.records.length === 0) {
+    if (decided.length === 0) {
       this.positions.set(k, BigInt(last) + 1n);
       this.emit('consumer.end_batch_process', { topic: f.topic, partition: f.partition, lastOffset: last });
       return true;
     }
-    const messages: FetchedMessage[] = decided.records.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp, offset: r.offset, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
+    const messages: FetchedMessage[] = decided.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp, offset: r.offset, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
     const batch: Batch = { topic: f.topic, partition: f.partition, highWatermark, messages, lastOffset: () => last };
     const resolve = (offset: string) => {
       if (!isStale()) this.positions.set(k, BigInt(offset) + 1n);

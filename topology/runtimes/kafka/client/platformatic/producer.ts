@@ -49,11 +49,12 @@ const hasGroup = (c: Consumer | undefined): c is Consumer & WithGroup => typeof 
 
 export class PlatformaticProducer implements Producer {
   private readonly producer: pk.Producer<Buffer, Buffer, Buffer, Buffer>;
-  private readonly admin: () => pk.Admin;
+  /** Group coordinators by group id, for the transactions' offsets. */
+  private readonly coordinators = new Map<string, { host: string; port: number }>();
   private readonly transactionalId: string | undefined;
   private readonly apis: ApiPicker;
 
-  constructor(client: ClientOptions, options: ProducerOptions | undefined, admin: () => pk.Admin) {
+  constructor(client: ClientOptions, options: ProducerOptions | undefined) {
     this.transactionalId = options?.transactionalId;
     this.producer = new pk.Producer({
       ...baseOptions(client, 'producer'),
@@ -66,8 +67,10 @@ export class PlatformaticProducer implements Producer {
       producerEpoch: -1,
       autocreateTopics: false,
       ...(this.transactionalId === undefined ? {} : { transactionalId: this.transactionalId }),
+      // The library sends its `timeout` as InitProducerId's transaction timeout (and as the
+      // produce request's ack timeout): transaction.timeout.ms when asked for, Kafka's 60 s else.
+      timeout: options?.transactionTimeoutMs ?? 60_000,
     });
-    this.admin = admin;
     this.apis = new ApiPicker(this.producer);
   }
 
@@ -87,8 +90,16 @@ export class PlatformaticProducer implements Producer {
 
   async transaction(): Promise<Transaction> {
     if (this.transactionalId === undefined) throw new Error('transaction() needs a producer with a transactionalId');
-    const txn = await mapped(`beginning a transaction of ${this.transactionalId}`, () => this.producer.beginTransaction());
-    return new PlatformaticTransaction(this.producer, txn, this.transactionalId, this.apis, this.admin);
+    let txn: LibraryTransaction;
+    try {
+      txn = await this.producer.beginTransaction();
+    } catch (e) {
+      // The library keeps the transaction it failed to begin (InitProducerId refused, e.g.
+      // CONCURRENT_TRANSACTIONS while the previous one is settled): forget it, so a retry can begin.
+      await this.producer.transaction?.cancel().catch(() => {});
+      throw portError(e, `beginning a transaction of ${this.transactionalId}`);
+    }
+    return new PlatformaticTransaction(this.producer, txn, this.transactionalId, this.apis, this.coordinators);
   }
 }
 
@@ -97,26 +108,32 @@ class PlatformaticTransaction implements Transaction {
   private readonly txn: LibraryTransaction;
   private readonly id: string;
   private readonly apis: ApiPicker;
-  private readonly admin: () => pk.Admin;
+  private readonly coordinators: Map<string, { host: string; port: number }>;
+  /** Whether anything reached the broker in this transaction: an empty one ends here, as kafkajs ends it (the broker has no transaction to end). */
+  private touched = false;
 
-  constructor(producer: pk.Producer<Buffer, Buffer, Buffer, Buffer>, txn: LibraryTransaction, id: string, apis: ApiPicker, admin: () => pk.Admin) {
+  constructor(producer: pk.Producer<Buffer, Buffer, Buffer, Buffer>, txn: LibraryTransaction, id: string, apis: ApiPicker, coordinators: Map<string, { host: string; port: number }>) {
     this.producer = producer;
     this.txn = txn;
     this.id = id;
     this.apis = apis;
-    this.admin = admin;
+    this.coordinators = coordinators;
   }
 
   async sendBatch(args: { topicMessages: TopicMessages[]; acks: -1 }): Promise<RecordMetadata[]> {
     const messages = toOutgoing(args.topicMessages);
     if (messages.length === 0) return [];
+    this.touched = true;
     return toRecordMetadata(await mapped(`producing in a transaction of ${this.id}`, () => this.txn.send({ messages })));
   }
 
   async sendOffsets(args: GroupOffsets & { consumer?: Consumer }): Promise<void> {
     const { consumerGroupId: groupId } = args;
+    // A consumer of another client has no generation to give: refused rather than committed unfenced.
+    if (args.consumer !== undefined && !hasGroup(args.consumer)) throw new Error('sendOffsets: the consumer is not one of the platformatic adapter: its group generation is unknown');
     const group: GroupMetadata | undefined = hasGroup(args.consumer) ? args.consumer.groupMetadata() : undefined;
     if (group !== undefined && group.groupId !== groupId) throw new Error(`sendOffsets: the consumer is in group ${group.groupId}, not ${groupId}`);
+    this.touched = true;
     // AddOffsetsToTxn: the library reads only the group id of what it is given.
     await mapped(`adding group ${groupId} to a transaction of ${this.id}`, () => this.txn.addConsumer({ groupId } as unknown as pk.Consumer));
     const topics = args.topics.map((t) => ({
@@ -127,21 +144,41 @@ class PlatformaticTransaction implements Transaction {
     const producerEpoch = this.producer.producerEpoch;
     if (producerId === undefined || producerEpoch === undefined) throw new Error(`the producer of ${this.id} has no producer id`);
     await mapped(`committing offsets of group ${groupId} in a transaction of ${this.id}`, async () => {
-      const admin = this.admin();
-      const [coordinator] = await admin.findCoordinator({ keyType: 0, keys: [groupId] });
-      if (coordinator === undefined) throw new Error(`no coordinator for group ${groupId}`);
-      const connection = await admin.connections.get({ host: coordinator.host, port: coordinator.port });
+      const connection = await this.groupCoordinator(groupId);
       const api = await this.apis.get('TxnOffsetCommit');
-      // Without a consumer (generation -1, no member id) the broker commits without a group check, as for kafkajs.
-      await api.async(connection, this.id, groupId, producerId, producerEpoch, group?.generationId ?? -1, group?.memberId ?? '', null, topics);
+      try {
+        // Without a consumer (generation -1, no member id) the broker commits without a group check, as for kafkajs.
+        await api.async(connection, this.id, groupId, producerId, producerEpoch, group?.generationId ?? -1, group?.memberId ?? '', null, topics);
+      } catch (e) {
+        this.coordinators.delete(groupId);
+        throw e;
+      }
     });
   }
 
+  /** A connection to the group's coordinator, through the producer's own connections (closed with it). */
+  private async groupCoordinator(groupId: string): Promise<pk.Connection> {
+    let at = this.coordinators.get(groupId);
+    if (at === undefined) {
+      const metadata = await this.producer.metadata({ topics: [] });
+      const broker = [...metadata.brokers.values()][0];
+      if (broker === undefined) throw new Error('no broker known');
+      const find = await this.apis.get('FindCoordinator');
+      const found = ((await find.async(await this.producer.connections.get({ host: broker.host, port: broker.port }), 0, [groupId])) as { coordinators: { nodeId: number; host: string; port: number; errorCode: number }[] }).coordinators[0];
+      if (found === undefined || found.errorCode !== 0 || found.nodeId < 0) throw new Error(`no coordinator for group ${groupId}`);
+      at = { host: found.host, port: found.port };
+      this.coordinators.set(groupId, at);
+    }
+    return this.producer.connections.get(at);
+  }
+
   async commit(): Promise<void> {
+    if (!this.touched) return void (await this.txn.cancel());
     await mapped(`committing a transaction of ${this.id}`, () => this.txn.commit());
   }
 
   async abort(): Promise<void> {
+    if (!this.touched) return void (await this.txn.cancel());
     try {
       await this.txn.abort();
     } catch (e) {
