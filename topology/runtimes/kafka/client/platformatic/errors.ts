@@ -15,8 +15,8 @@ interface Node {
   readonly message?: unknown;
 }
 
-/** The protocol error name of the first broker error in the tree (breadth first), '' when there is none. */
-export function protocolErrorName(e: unknown): string {
+/** The first answer `visit` gives for an error or any error under it (`errors`, `cause`), breadth first. */
+function findInTree<T>(e: unknown, visit: (n: Node) => T | undefined): T | undefined {
   const queue: unknown[] = [e];
   const seen = new Set<unknown>();
   while (queue.length > 0 && seen.size < 100) {
@@ -24,13 +24,17 @@ export function protocolErrorName(e: unknown): string {
     if (x === null || typeof x !== 'object' || seen.has(x)) continue;
     seen.add(x);
     const n = x as Node;
-    if (typeof n.type === 'string' && n.type !== '') return n.type;
-    if (n.code === 'PLT_KFK_PROTOCOL' && typeof n.apiId === 'string') return n.apiId;
+    const found = visit(n);
+    if (found !== undefined) return found;
     if (Array.isArray(n.errors)) queue.push(...(n.errors as unknown[]));
     queue.push(n.cause);
   }
-  return '';
+  return undefined;
 }
+
+/** The protocol error name of the first broker error in the tree (breadth first), '' when there is none. */
+export const protocolErrorName = (e: unknown): string =>
+  findInTree(e, (n) => (typeof n.type === 'string' && n.type !== '' ? n.type : n.code === 'PLT_KFK_PROTOCOL' && typeof n.apiId === 'string' ? n.apiId : undefined)) ?? '';
 
 /** An error of the adapter: the protocol error's name as `type` (errors.ts), the library's error as `cause`. */
 export class KafkaClientError extends Error {
@@ -79,18 +83,7 @@ export const REJOIN = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'U
 /** Fetch errors after which the partition's leader is looked up again. */
 export const STALE_LEADER = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'FENCED_LEADER_EPOCH', 'UNKNOWN_LEADER_EPOCH', 'UNKNOWN_TOPIC_OR_PARTITION', 'KAFKA_STORAGE_ERROR', 'UNKNOWN_TOPIC_ID', 'INCONSISTENT_TOPIC_ID', 'OFFSET_NOT_AVAILABLE', 'REPLICA_NOT_AVAILABLE']);
 
+const NETWORK_CODES = new Set(['PLT_KFK_NETWORK', 'PLT_KFK_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE']);
+
 /** Whether the library reports a connection failure (a broker down or restarting) anywhere in the error. */
-export function isNetworkError(e: unknown): boolean {
-  const queue: unknown[] = [e];
-  const seen = new Set<unknown>();
-  while (queue.length > 0 && seen.size < 100) {
-    const x = queue.shift();
-    if (x === null || typeof x !== 'object' || seen.has(x)) continue;
-    seen.add(x);
-    const n = x as Node;
-    if (n.code === 'PLT_KFK_NETWORK' || n.code === 'PLT_KFK_TIMEOUT' || n.code === 'ECONNREFUSED' || n.code === 'ECONNRESET' || n.code === 'EPIPE') return true;
-    if (Array.isArray(n.errors)) queue.push(...(n.errors as unknown[]));
-    queue.push(n.cause);
-  }
-  return false;
-}
+export const isNetworkError = (e: unknown): boolean => findInTree(e, (n) => (typeof n.code === 'string' && NETWORK_CODES.has(n.code) ? true : undefined)) ?? false;
