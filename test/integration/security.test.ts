@@ -136,7 +136,7 @@ async function expectRefused(what: string, args: readonly string[], env: Record<
 describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
   it('runs at-least-once as a user with only the listed ACLs (flags, password from a file, a client certificate) and gets exactly the reference KPIs', async () => {
     await grant(aclCommands(sec.app.username, 'sec-alos', 'sec-in-alos', { exactlyOnce: false }));
-    await runToExactKpis('sec-in-alos', 'sec-alos', Date.UTC(2020, 8, 18, 10), 7, [...appFlags(), '--kafka-cert', sec.clientCertFile, '--kafka-key', sec.clientKeyFile], {});
+    await runToExactKpis('sec-in-alos', 'sec-alos', Date.UTC(2020, 8, 18, 10), 7, ['--client', 'kafkajs', ...appFlags(), '--kafka-cert', sec.clientCertFile, '--kafka-key', sec.clientKeyFile], {});
   });
 
   it('watch reads the KPI topics over SASL_SSL with Read on them and its groups', async () => {
@@ -156,7 +156,7 @@ describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
 
   it('runs exactly-once as that user (settings from the environment) and gets exactly the reference KPIs', async () => {
     await grant(aclCommands(sec.app.username, 'sec-eos', 'sec-in-eos', { exactlyOnce: true }));
-    await runToExactKpis('sec-in-eos', 'sec-eos', Date.UTC(2020, 8, 19, 10), 11, ['--guarantee', 'exactly-once'], appEnv());
+    await runToExactKpis('sec-in-eos', 'sec-eos', Date.UTC(2020, 8, 19, 10), 11, ['--client', 'kafkajs', '--guarantee', 'exactly-once'], appEnv());
   });
 
   it('runs at-least-once through the @platformatic/kafka adapter too (settings from --kafka-config)', async () => {
@@ -192,11 +192,13 @@ describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
     await expectRefused('run system CAs', runArgs('sec-in-alos', 'sec-alos', sink), env, /TLS certificate not trusted/);
   });
 
-  it('a missing ACL (no READ on the input topic) fails fast, naming the authorization and the topic', async () => {
-    await createTopic('sec-in-noread', 2);
-    await grant(aclCommands(sec.app.username, 'sec-noread', 'sec-in-noread', { exactlyOnce: false, inputOps: ['Describe'] }));
+  it.each(['kafkajs', 'platformatic'])('a missing ACL (no READ on the input topic) fails fast, naming the authorization (%s)', async (client) => {
+    const topic = `sec-in-noread-${client}`;
+    const group = `sec-noread-${client}`;
+    await createTopic(topic, 2);
+    await grant(aclCommands(sec.app.username, group, topic, { exactlyOnce: false, inputOps: ['Describe'] }));
     const sink = await mkdtemp(join(tmpdir(), 'rs-sec-acl-'));
-    const out = await expectRefused('run missing READ', runArgs('sec-in-noread', 'sec-noread', sink, appFlags()), {}, /authorization failed \(TOPIC_AUTHORIZATION_FAILED\)/);
+    const out = await expectRefused(`run missing READ ${client}`, runArgs(topic, group, sink, ['--client', client, ...appFlags()]), {}, /authorization failed \(TOPIC_AUTHORIZATION_FAILED\)/);
     // the settings it ran with, redacted
     expect(out).toMatch(/\[SASL_SSL; SCRAM-SHA-512 as user "retail", password set; TLS with a custom CA \(1 certificate\)\]/);
   });
