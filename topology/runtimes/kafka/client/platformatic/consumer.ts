@@ -22,6 +22,10 @@ import { GroupMember, type GroupMetadata } from './group.ts';
 import { fetchPartitions, key, rawRecords, READ_COMMITTED, type FetchedPartition, type FetchRequest } from './fetch.ts';
 import { ApiPicker, baseOptions, sleep } from './options.ts';
 
+
+/** Protocol errors no retry or restart can get past. */
+const NOT_RETRIABLE = /_AUTHORIZATION_FAILED$|^SASL_AUTHENTICATION_FAILED$|^ILLEGAL_SASL_STATE$|^UNSUPPORTED_SASL_MECHANISM$/;
+
 export class PlatformaticConsumer implements Consumer {
   readonly events = CONSUMER_EVENTS;
   private readonly emitter = new EventEmitter();
@@ -196,6 +200,13 @@ export class PlatformaticConsumer implements Consumer {
           this.group.flagRejoin(type);
           continue;
         }
+        // Refused for good (an ACL, the credentials): another attempt cannot help, and a restart
+        // would retry it for ever. Like kafkajs with a non-retriable error, no restart.
+        if (NOT_RETRIABLE.test(type)) {
+          failures = 0;
+          await this.crash(error, false);
+          continue;
+        }
         if (!(error as { fromBatch?: boolean }).fromBatch && ++failures <= 5) {
           this.log.debug(`consumer ${this.options.groupId}: ${error.message}; retrying`);
           await sleep(Math.min(3_000, 200 * 2 ** (failures - 1)));
@@ -208,9 +219,9 @@ export class PlatformaticConsumer implements Consumer {
   }
 
   /** kafkajs's crash: reported with whether the consumer restarts; a restart rejoins from the committed offsets. */
-  private async crash(error: Error): Promise<void> {
-    let restart = true;
-    if (this.options.restartOnFailure !== undefined) restart = await this.options.restartOnFailure(error).catch(() => false);
+  private async crash(error: Error, restartable = true): Promise<void> {
+    let restart = restartable;
+    if (restart && this.options.restartOnFailure !== undefined) restart = await this.options.restartOnFailure(error).catch(() => false);
     this.emit('consumer.crash', { error, restart });
     await this.group.leave();
     this.positions.clear();

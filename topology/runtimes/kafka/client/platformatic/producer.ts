@@ -47,6 +47,41 @@ export function toRecordMetadata(result: pk.ProduceResult): RecordMetadata[] {
 type WithGroup = { groupMetadata(): GroupMetadata };
 const hasGroup = (c: Consumer | undefined): c is Consumer & WithGroup => typeof (c as Partial<WithGroup> | undefined)?.groupMetadata === 'function';
 
+/**
+ * The library's producer, with one request kept at the version clients use. The library sends
+ * each API at the highest version the broker lists; AddPartitionsToTxn v4 and later are the
+ * brokers' own batched form (KIP-890), which the broker authorizes as ClusterAction: under an
+ * authorizer, a transactional producer with only its own ACLs would be refused every
+ * transaction. Version 3 is the clients' version (the Java producer sends it). `kGetApi` is
+ * the library's exported extension point for this choice.
+ */
+class ClientVersionsProducer extends pk.Producer {
+  private versions: Promise<readonly { name: string; minVersion: number; maxVersion: number }[]> | undefined;
+
+  override [pk.kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(name: string, callback: pk.Callback<pk.API<RequestArguments, ResponseType>>): void {
+    if (name !== 'AddPartitionsToTxn') {
+      super[pk.kGetApi](name, callback);
+      return;
+    }
+    this.versions ??= this.listApis().catch((e: unknown) => {
+      this.versions = undefined;
+      throw e;
+    });
+    this.versions.then(
+      (apis) => {
+        const range = apis.find((a) => a.name === name);
+        const namespace = pk as unknown as Record<string, { api?: pk.API<RequestArguments, ResponseType> } | undefined>;
+        for (let v = Math.min(3, range?.maxVersion ?? -1); range !== undefined && v >= range.minVersion; v--) {
+          const api = namespace[`addPartitionsToTxnV${v}`]?.api;
+          if (api !== undefined) return callback(null, api);
+        }
+        callback(new Error(`the broker offers no client version (0-3) of AddPartitionsToTxn`) as never, undefined as never);
+      },
+      (e: unknown) => callback(e as never, undefined as never),
+    );
+  }
+}
+
 export class PlatformaticProducer implements Producer {
   private readonly producer: pk.Producer<Buffer, Buffer, Buffer, Buffer>;
   /** Group coordinators by group id, for the transactions' offsets. */
@@ -56,7 +91,7 @@ export class PlatformaticProducer implements Producer {
 
   constructor(client: ClientOptions, options: ProducerOptions | undefined) {
     this.transactionalId = options?.transactionalId;
-    this.producer = new pk.Producer({
+    this.producer = new ClientVersionsProducer({
       ...baseOptions(client, 'producer'),
       idempotent: true,
       acks: -1,
