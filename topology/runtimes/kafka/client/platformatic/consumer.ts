@@ -17,7 +17,7 @@ import * as pk from '@platformatic/kafka';
 import type { Logger } from '../../../../api/log.ts';
 import { CONSUMER_EVENTS, type Batch, type ClientOptions, type Consumer, type ConsumerEvent, type ConsumerEventPayloads, type ConsumerOptions, type EachBatchPayload, type FetchedMessage, type OffsetCommit, type RunOptions } from '../port.ts';
 import { readCommitted } from '../read-committed.ts';
-import { portError, protocolErrorName, REJOIN, STALE_LEADER } from './errors.ts';
+import { KafkaClientError, portError, protocolErrorName, REJOIN, STALE_LEADER } from './errors.ts';
 import { GroupMember, type GroupMetadata } from './group.ts';
 import { fetchPartitions, key, rawRecords, READ_COMMITTED, type FetchedPartition, type FetchRequest } from './fetch.ts';
 import { ApiPicker, baseOptions, sleep } from './options.ts';
@@ -330,6 +330,8 @@ export class PlatformaticConsumer implements Consumer {
         const name = (pk.protocolErrorsCodesById as Record<number, string | undefined>)[f.response.errorCode] ?? `error code ${f.response.errorCode}`;
         if (name === 'OFFSET_OUT_OF_RANGE') await this.resetPositions([{ topic: f.topic, partition: f.partition }]);
         else if (STALE_LEADER.has(name)) staleLeaders = true;
+        // Refused for good (no READ on the topic): the consumer crashes without a restart.
+        else if (NOT_RETRIABLE.test(name)) throw new KafkaClientError(`fetching ${f.topic}[${f.partition}]: ${name}`, name);
         else this.log.debug(`fetching ${f.topic}[${f.partition}]: ${name}`);
         continue;
       }
