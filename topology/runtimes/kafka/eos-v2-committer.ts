@@ -1,16 +1,14 @@
 import type { Logger } from '../../api/log.ts';
 import { BROKER_RETRY_POLICY, retrying } from '../../internals/retry.ts';
 import type { ActiveTask, OffsetToCommit } from './active-task.ts';
-import type { Consumer, KafkaClient, Producer, TopicMessages, Transaction } from './client/port.ts';
-import { changelogTopicsOf, groupOffsets, noteAcknowledged, type CommitHooks, type Committer } from './committer.ts';
+import type { Consumer, KafkaClient, Producer } from './client/port.ts';
+import { groupOffsets, type CommitHooks, type Committer } from './committer.ts';
 import type { FaultHooks } from './config.ts';
-import { FENCED_ERRORS, kafkaErrorType, REBALANCE_ERRORS, SEQUENCE_LOST_ERRORS } from './errors.ts';
-import { commitOrFault, type FaultCounter } from './commit-fault.ts';
-import { chunkTopicMessages } from './send-chunks.ts';
+import { FENCED_ERRORS, REBALANCE_ERRORS } from './errors.ts';
+import { commitTransaction, faultCounter, Fenced, OutcomeUnknown, type FaultCounter } from './transaction.ts';
 
-/** Why a transaction attempt gave up: retrying cannot help with these. */
-class Migrated extends Error {}
-class OutcomeUnknown extends Error {}
+/** The producer was fenced, or the group moved on (the coordinator refused this generation's offsets). */
+const MIGRATED_ERRORS: ReadonlySet<string> = new Set([...FENCED_ERRORS, ...REBALANCE_ERRORS, 'FENCED_INSTANCE_ID']);
 
 /**
  * Exactly-once v2 (KIP-447), as Kafka Streams' `exactly_once_v2`: one transactional producer per
@@ -38,7 +36,7 @@ export class ExactlyOnceV2Committer implements Committer {
     this.consumer = o.consumer;
     this.hooks = o.hooks;
     this.log = o.log;
-    this.faults = { hooks: o.faults, commits: 0, injected: 0 };
+    this.faults = faultCounter(o.faults);
   }
 
   /** Registers the transactional id: fences an older producer with it and settles its last transaction. */
@@ -65,16 +63,20 @@ export class ExactlyOnceV2Committer implements Committer {
       return;
     }
     try {
-      const written = await retrying(
-        `transaction of ${this.transactionalId}`,
-        () => this.attempt(tasks, topicMessages, offsets),
-        { ...BROKER_RETRY_POLICY, retriable: (e) => !(e instanceof Migrated || e instanceof OutcomeUnknown) },
-        this.log,
-      );
+      const written = await commitTransaction({
+        label: `transaction of ${this.transactionalId}`,
+        producer: this.producer!,
+        tasks,
+        topicMessages,
+        offsets: offsets.length > 0 ? { ...groupOffsets(this.groupId, offsets), consumer: this.consumer() } : undefined,
+        fencedBy: MIGRATED_ERRORS,
+        faults: this.faults,
+        log: this.log,
+      });
       for (const t of tasks) t.state?.noteWritten(written);
       if (offsets.length > 0) this.hooks.committed(offsets);
     } catch (e) {
-      if (e instanceof Migrated) {
+      if (e instanceof Fenced) {
         // Kafka Streams' TaskMigratedException: the group moved on; every task of this thread
         // starts again from its committed state (those still assigned) or goes.
         this.log.warn(`commit refused (${e.message}): this member's tasks restart from their committed state`);
@@ -87,31 +89,6 @@ export class ExactlyOnceV2Committer implements Committer {
         for (const t of tasks) await this.hooks.corrupted(t, e.message);
         return;
       }
-      throw e;
-    }
-  }
-
-  private async attempt(tasks: readonly ActiveTask[], topicMessages: TopicMessages[], offsets: readonly OffsetToCommit[]): Promise<Map<string, bigint>> {
-    let txn: Transaction | undefined;
-    let committing = false;
-    const written = new Map<string, bigint>();
-    try {
-      txn = await this.producer!.transaction();
-      const changelogs = changelogTopicsOf(tasks);
-      for (const chunk of chunkTopicMessages(topicMessages)) noteAcknowledged(chunk, await txn.sendBatch({ topicMessages: chunk, acks: -1 }), changelogs, written);
-      if (offsets.length > 0) await txn.sendOffsets({ ...groupOffsets(this.groupId, offsets), consumer: this.consumer() });
-      for (const t of tasks) await t.task.commitSinks();
-      committing = true;
-      await commitOrFault(txn, this.faults);
-      return written;
-    } catch (e) {
-      const type = kafkaErrorType(e);
-      if (FENCED_ERRORS.has(type) || REBALANCE_ERRORS.has(type) || type === 'FENCED_INSTANCE_ID') {
-        await txn?.abort().catch(() => {});
-        throw new Migrated(`${type}: ${(e as Error).message}`);
-      }
-      const aborted = !committing && (await txn?.abort().then(() => true, () => false)) !== false;
-      if (!aborted || SEQUENCE_LOST_ERRORS.has(type) || /Transaction state exception/.test((e as Error).message)) throw new OutcomeUnknown((e as Error).message);
       throw e;
     }
   }

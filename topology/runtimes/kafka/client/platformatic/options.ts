@@ -65,14 +65,17 @@ export type LowLevelApi = { async: (connection: pk.Connection, ...args: any[]) =
 /**
  * The highest version of a protocol API that both the broker (ApiVersions, through a client's
  * `listApis`) and the library implement, as the library's own clients choose it; every version
- * the library ships of an API takes the same arguments. Cached per client.
+ * the library ships of an API takes the same arguments. Cached per client. `atMost` holds an
+ * API below a version (by name) whatever the broker offers.
  */
 export class ApiPicker {
   private readonly client: pk.Base;
+  private readonly atMost: Readonly<Record<string, number>>;
   private versions: Promise<readonly { name: string; minVersion: number; maxVersion: number }[]> | undefined;
   private readonly chosen = new Map<string, LowLevelApi>();
-  constructor(client: pk.Base) {
+  constructor(client: pk.Base, atMost: Readonly<Record<string, number>> = {}) {
     this.client = client;
+    this.atMost = atMost;
   }
 
   async get(name: string): Promise<LowLevelApi> {
@@ -85,7 +88,7 @@ export class ApiPicker {
     const range = (await this.versions).find((a) => a.name === name);
     if (range === undefined) throw new Error(`the broker does not support the ${name} API`);
     const namespace = pk as unknown as Record<string, { api?: LowLevelApi } | undefined>;
-    for (let v = range.maxVersion; v >= range.minVersion; v--) {
+    for (let v = Math.min(range.maxVersion, this.atMost[name] ?? Infinity); v >= range.minVersion; v--) {
       const api = namespace[`${name.slice(0, 1).toLowerCase()}${name.slice(1)}V${v}`]?.api;
       if (api !== undefined) {
         this.chosen.set(name, api);

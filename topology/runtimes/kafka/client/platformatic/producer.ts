@@ -56,39 +56,26 @@ const hasGroup = (c: Consumer | undefined): c is Consumer & WithGroup => typeof 
  * the library's exported extension point for this choice.
  */
 class ClientVersionsProducer extends pk.Producer {
-  private versions: Promise<readonly { name: string; minVersion: number; maxVersion: number }[]> | undefined;
+  /** The producer's protocol versions, also for the calls the adapter makes itself (TxnOffsetCommit, FindCoordinator). */
+  readonly apis = new ApiPicker(this, { AddPartitionsToTxn: 3 });
 
   override [pk.kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(name: string, callback: pk.Callback<pk.API<RequestArguments, ResponseType>>): void {
     if (name !== 'AddPartitionsToTxn') {
       super[pk.kGetApi](name, callback);
       return;
     }
-    this.versions ??= this.listApis().catch((e: unknown) => {
-      this.versions = undefined;
-      throw e;
-    });
-    this.versions.then(
-      (apis) => {
-        const range = apis.find((a) => a.name === name);
-        const namespace = pk as unknown as Record<string, { api?: pk.API<RequestArguments, ResponseType> } | undefined>;
-        for (let v = Math.min(3, range?.maxVersion ?? -1); range !== undefined && v >= range.minVersion; v--) {
-          const api = namespace[`addPartitionsToTxnV${v}`]?.api;
-          if (api !== undefined) return callback(null, api);
-        }
-        callback(new Error(`the broker offers no client version (0-3) of AddPartitionsToTxn`) as never, undefined as never);
-      },
+    this.apis.get(name).then(
+      (api) => callback(null, api as unknown as pk.API<RequestArguments, ResponseType>),
       (e: unknown) => callback(e as never, undefined as never),
     );
   }
 }
 
 export class PlatformaticProducer implements Producer {
-  private readonly producer: pk.Producer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly producer: ClientVersionsProducer;
   /** Group coordinators by group id, for the transactions' offsets. */
   private readonly coordinators = new Map<string, { host: string; port: number }>();
   private readonly transactionalId: string | undefined;
-  private readonly apis: ApiPicker;
-
   constructor(client: ClientOptions, options: ProducerOptions | undefined) {
     this.transactionalId = options?.transactionalId;
     this.producer = new ClientVersionsProducer({
@@ -106,7 +93,6 @@ export class PlatformaticProducer implements Producer {
       // produce request's ack timeout): transaction.timeout.ms when asked for, Kafka's 60 s else.
       timeout: options?.transactionTimeoutMs ?? 60_000,
     });
-    this.apis = new ApiPicker(this.producer);
   }
 
   async connect(): Promise<void> {
@@ -134,7 +120,7 @@ export class PlatformaticProducer implements Producer {
       await this.producer.transaction?.cancel().catch(() => {});
       throw portError(e, `beginning a transaction of ${this.transactionalId}`);
     }
-    return new PlatformaticTransaction(this.producer, txn, this.transactionalId, this.apis, this.coordinators);
+    return new PlatformaticTransaction(this.producer, txn, this.transactionalId, this.producer.apis, this.coordinators);
   }
 }
 
