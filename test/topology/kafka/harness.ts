@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { Topology } from '../../../topology/internals/compile.ts';
+import { StreamsBuilder } from '../../../topology/api/builder.ts';
+import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
 import type { Logger } from '../../../topology/api/log.ts';
 import type { RawRecord } from '../../../topology/internals/task.ts';
 import type { ActiveTask, OffsetToCommit } from '../../../topology/runtimes/kafka/active-task.ts';
@@ -115,3 +117,16 @@ export function feed(t: ActiveTask, topic: string, records: readonly RawRecord[]
 
 /** Text of a record key or value. */
 export const text = (b: Buffer | string | null | undefined): string | null => (b === null || b === undefined ? null : b.toString());
+
+const str = Serdes.string as Serde<string>;
+
+/** The Kafka runtime tests' topology: `in` -> count per key in store `counts` -> `out` (JSON counts). */
+export function counting(): Topology {
+  const b = new StreamsBuilder();
+  b.stream<string, string>('in', { keySerde: str, valueSerde: str })
+    .groupByKey()
+    .count({ storeName: 'counts' })
+    .toStream()
+    .to('out', { keySerde: str, valueSerde: Serdes.json<number>() });
+  return b.build();
+}

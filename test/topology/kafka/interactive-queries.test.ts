@@ -1,8 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import type { KafkaClient } from '../../../topology/runtimes/kafka/client/port.ts';
 import { describe, expect, it, vi } from 'vitest';
-import { StreamsBuilder } from '../../../topology/api/builder.ts';
-import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
+import type { Serde } from '../../../topology/api/serdes.ts';
 import { RetailStreamsError } from '../../../topology/api/errors.ts';
 import { Stores } from '../../../state-stores/stores.ts';
 import type { KeyValueStore, WindowStore } from '../../../state-stores/api.ts';
@@ -12,9 +11,8 @@ import { GroupMemberDirectory, type GroupAdmin } from '../../../topology/runtime
 import { decodeLocalState, encodeLocalState } from '../../../topology/runtimes/kafka/partition-assigner.ts';
 import { encodeMemberAssignment, encodeMemberMetadata } from '../../../topology/runtimes/kafka/group-protocol.ts';
 import { FakeBroker } from '../../support/fake-kafka.ts';
-import { memoryLog } from './harness.ts';
+import { counting, memoryLog } from './harness.ts';
 
-const str = Serdes.string as Serde<string>;
 
 const windowStores = () => {
   const a = Stores.windowStore<string, { n: number }>('w', 60_000, 600_000).build();
@@ -201,16 +199,6 @@ describe('GroupMemberDirectory', () => {
   });
 });
 
-/** Counts per key into a store on a 2-partition topic. */
-function counting() {
-  const b = new StreamsBuilder();
-  b.stream<string, string>('in', { keySerde: str, valueSerde: str })
-    .groupByKey()
-    .count({ storeName: 'counts' })
-    .toStream()
-    .to('out', { keySerde: str, valueSerde: Serdes.json<number>() });
-  return b.build();
-}
 
 describe('KafkaStreams interactive queries on a fake broker', () => {
   it('store(name) reads the local stores of every task; metadataForKey names this member for its keys', async () => {

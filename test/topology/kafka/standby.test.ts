@@ -2,24 +2,12 @@
 // protocol carries what each holds, the leader's assignor places standbys, and when a member
 // dies its tasks move to the member that kept them warm.
 import { describe, expect, it, vi } from 'vitest';
-import { StreamsBuilder } from '../../../topology/api/builder.ts';
-import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
 import { KafkaStreams } from '../../../topology/runtimes/kafka/kafka-streams.ts';
 import { FakeBroker } from '../../support/fake-kafka.ts';
-import { memoryLog, tempStateDir } from './harness.ts';
+import { counting, memoryLog, tempStateDir } from './harness.ts';
 
-const str = Serdes.string as Serde<string>;
 const T0 = Date.UTC(2019, 6, 1);
 
-function counting() {
-  const b = new StreamsBuilder();
-  b.stream<string, string>('in', { keySerde: str, valueSerde: str })
-    .groupByKey()
-    .count({ storeName: 'counts' })
-    .toStream()
-    .to('out', { keySerde: str, valueSerde: Serdes.json<number>() });
-  return b.build();
-}
 
 function instance(broker: FakeBroker, name: string) {
   const { log, lines } = memoryLog();

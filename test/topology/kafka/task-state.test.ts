@@ -3,8 +3,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { StreamsBuilder } from '../../../topology/api/builder.ts';
-import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
 import type { KeyValueStore } from '../../../state-stores/api.ts';
 import type { StoreKind } from '../../../state-stores/stores.ts';
 import type { ActiveTask } from '../../../topology/runtimes/kafka/active-task.ts';
@@ -14,22 +12,11 @@ import type { Committer } from '../../../topology/runtimes/kafka/committer.ts';
 import type { Guarantee } from '../../../topology/runtimes/kafka/config.ts';
 import { ExactlyOnceCommitter } from '../../../topology/runtimes/kafka/eos-committer.ts';
 import { FakeBroker } from '../../support/fake-kafka.ts';
-import { feed, raw, recordingHooks, taskSetup, tempStateDir } from './harness.ts';
+import { counting, feed, raw, recordingHooks, taskSetup, tempStateDir } from './harness.ts';
 
-const str = Serdes.string as Serde<string>;
 const T0 = Date.UTC(2019, 4, 1);
 const CHANGELOG = 'app-counts-changelog';
 
-/** in (1 partition) -> count per key in store `counts` -> out. */
-function counting() {
-  const b = new StreamsBuilder();
-  b.stream<string, string>('in', { keySerde: str, valueSerde: str })
-    .groupByKey()
-    .count({ storeName: 'counts' })
-    .toStream()
-    .to('out', { keySerde: str, valueSerde: Serdes.json<number>() });
-  return b.build();
-}
 
 /** One process's view: a task manager on a state folder, and the committer of its guarantee. */
 async function process(broker: FakeBroker, stateDir: string, o: { guarantee?: Guarantee; store?: StoreKind } = {}) {
