@@ -1,6 +1,6 @@
 // effect loads only once a command runs: `--help` starts as fast as Node does.
 import type * as Effect from 'effect/Effect';
-import type { Logger } from '../topology/api/log.ts';
+import type { Logger, LogLevel } from '../topology/api/log.ts';
 import type { CliError } from './errors.ts';
 import { describeUsage, kafkaPasswordUsage, replayUsage, runUsage, simulateUsage, watchUsage } from './usage.ts';
 
@@ -17,6 +17,8 @@ ${kafkaPasswordUsage}
 export interface CommandContext {
   /** A logger at the level `RS_LOG_LEVEL` names. */
   readonly logger: (name: string) => Logger;
+  /** That level, for what runs elsewhere (the worker threads of `run --threads`). */
+  readonly logLevel: LogLevel;
 }
 
 type Command = (argv: readonly string[], context: CommandContext) => Effect.Effect<void, CliError>;
@@ -57,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program =
     command === undefined
       ? Effect.fail(new UsageError({ message: `unknown command "${name}"\n${USAGE}` }))
-      : logLevelFrom(process.env.RS_LOG_LEVEL).pipe(Effect.flatMap((level) => command(rest, { logger: (logName) => createLogger(logName, level) })));
+      : logLevelFrom(process.env.RS_LOG_LEVEL).pipe(Effect.flatMap((level) => command(rest, { logger: (logName) => createLogger(logName, level), logLevel: level })));
   const exit = await Effect.runPromiseExit(program);
   if (Exit.isSuccess(exit)) return 0;
   const failure = Cause.failureOption(exit.cause);

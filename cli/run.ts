@@ -3,9 +3,9 @@ import { DEFAULT_CLIENT } from '../topology/runtimes/kafka/client/select.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
-import { buildKpiTopology, KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
-import { fileOutputs } from '../processors/file-outputs.ts';
+import { KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
 import { openFileStore } from '../sinks/open-store.ts';
+import { KPI_TOPICS, runRegistry, runTopologyParts, type RunTopologyData } from './run-topology.ts';
 import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { CommandContext } from './main.ts';
@@ -14,9 +14,8 @@ import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, 
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
 import { RegistryUrl, readPem, registryOptionsFrom } from './simulate.ts';
-import { createInvoiceSerde } from '../processors/avro/invoice-serde.ts';
 import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
-import { RegistryClient, SchemaRefusedError } from '../processors/avro/registry.ts';
+import { SchemaRefusedError } from '../processors/avro/registry.ts';
 
 const RunFlags = Schema.Struct({
   brokers: Brokers,
@@ -36,6 +35,8 @@ const RunFlags = Schema.Struct({
   /** Warm copies of each stateful task kept by other processes of the group (`num.standby.replicas`). */
   'standby-replicas': Schema.optionalWith(IntFromString(0, 10), { default: () => 0 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
+  /** Stream threads (`num.stream.threads`): above 1, worker threads, one core each. */
+  threads: Schema.optionalWith(IntFromString(1, 64), { default: () => 1 }),
   /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
   registry: Schema.optional(RegistryUrl),
   /** PEM of the CA of an https registry (default: the system CAs). */
@@ -74,6 +75,7 @@ const ENV = {
   'replication-factor': 'RS_REPLICATION_FACTOR',
   'standby-replicas': 'RS_STANDBY_REPLICAS',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
+  threads: 'RS_THREADS',
   registry: 'RS_REGISTRY',
   'registry-ca': 'RS_REGISTRY_CA',
   'hdfs-ca': 'RS_HDFS_CA',
@@ -85,12 +87,7 @@ const ENV = {
   'application-server': 'RS_APPLICATION_SERVER',
 };
 
-export const KPI_TOPICS = {
-  time: 'kpi-time',
-  country: 'kpi-time-country',
-  deadLetter: 'invoices-dead-letter',
-  late: 'invoices-late',
-} as const;
+export { KPI_TOPICS };
 
 /** Resolves on the first SIGINT or SIGTERM. */
 const shutdownSignal = Effect.async<string>((resume) => {
@@ -127,8 +124,17 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
     // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
     const registryOptions = yield* registryOptionsFrom('run', flags['registry-ca']);
-    const registry = flags.registry === undefined ? undefined : new RegistryClient(flags.registry, registryOptions);
-    const invoiceSerde = createInvoiceSerde(registry === undefined ? { log } : { registry, log });
+    const topologyData: RunTopologyData = {
+      input: flags.input,
+      windowMs: flags.window,
+      graceMs: flags.grace,
+      sink: flags.sink,
+      hdfs: { ...(hdfsCa === undefined ? {} : { ca: hdfsCa }), ...(delegationToken === undefined ? {} : { delegationToken }) },
+      ...(flags.registry === undefined ? {} : { registry: { url: flags.registry, options: registryOptions } }),
+      outputFormat: flags['output-format'],
+      logLevel: context.logLevel,
+    };
+    const registry = runRegistry(topologyData);
     if (registry !== undefined) log.info(`Avro records decoded by schema id from the ${registry.description}`);
     const kpiSerdes: Partial<KpiSerdes> =
       flags['output-format'] !== 'avro' || registry === undefined
@@ -144,18 +150,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
             }),
             Effect.tap((k) => Effect.sync(() => log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${KPI_TOPICS.time}), ${k.ids.country} (${KPI_TOPICS.country})`))),
           );
-    const topology = buildKpiTopology({
-      invoiceSerde,
-      ...(kpiSerdes.timeKpiSerde === undefined ? {} : { timeKpiSerde: kpiSerdes.timeKpiSerde }),
-      ...(kpiSerdes.countryKpiSerde === undefined ? {} : { countryKpiSerde: kpiSerdes.countryKpiSerde }),
-      inputTopic: flags.input,
-      windowMs: flags.window,
-      graceMs: flags.grace,
-      timeUpdates: { topic: KPI_TOPICS.time },
-      countryUpdates: { topic: KPI_TOPICS.country },
-      ...fileOutputs(store, 'date-hour'),
-      lateRecords: { topic: KPI_TOPICS.late },
-    });
+    const { topology, invoiceSerde } = yield* Effect.promise(() => runTopologyParts(topologyData, log, { store, registry, kpiSerdes }));
     const kpiPartitions = flags['kpi-partitions'];
     // --http: the page, queries and metrics, up before the instance so they tell why nothing runs yet.
     const httpPort = flags.http;
@@ -179,8 +174,12 @@ export const run = (argv: readonly string[], context: CommandContext) =>
     // Test hook (fault injection), never for production: every Nth transaction commit fails
     // with an unknown outcome. Read here, by the application; the library only takes it injected.
     const txnUnknownEvery = Number.parseInt(process.env.RS_FAULT_TXN_UNKNOWN ?? '', 10);
+    const threads = flags.threads;
+    // --threads N: every worker builds the same topology from run-topology.ts and the same data.
+    const topologySource = { module: new URL(import.meta.url.endsWith('.ts') ? './run-topology.ts' : './run-topology.js', import.meta.url).href, export: 'runTopology', data: topologyData };
     const makeStreams = () =>
       new KafkaStreams(topology, {
+        numStreamThreads: threads,
         applicationId: flags.group,
         bootstrapServers: flags.brokers,
         ...(security === undefined ? {} : { security }),
@@ -204,7 +203,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
           { name: KPI_TOPICS.late, partitions: 1, logAppendTime: true },
         ],
         ...(Number.isInteger(txnUnknownEvery) && txnUnknownEvery > 0 ? { faults: { txnUnknownEvery } } : {}),
-      });
+      }, threads > 1 ? topologySource : undefined);
 
     // The instance is a resource: whatever ends the program, it commits and leaves the group.
     const streams = yield* Effect.acquireRelease(

@@ -9,6 +9,7 @@ import { readTopic } from '../support/topic-reader.ts';
 import { latestByKey } from '../support/reference.ts';
 import { eventually, readDataset, referenceFor as referenceForTopic } from '../support/kpi-check.ts';
 import { InvoiceGenerator } from '../../simulator/generator.ts';
+import { itExactlyOnce } from '../support/eos.ts';
 
 const WINDOW = 60_000;
 const GRACE = 120_000;
@@ -96,6 +97,39 @@ describe('retail-streams run on a real broker', () => {
       await expectMatchesReference('inv-two', sink, 'g-two');
     } finally {
       for (const p of procs) await p.stop();
+    }
+  });
+
+  it('--threads 2 runs two stream threads (worker threads, one group member each) that share the partitions and give the reference KPIs', async () => {
+    const sink = await mkdtemp(join(tmpdir(), 'rs-run-threads-'));
+    await createTopic('inv-threads', 4);
+    const p = startCli(runArgs('inv-threads', 'g-threads', sink, ['--threads', '2']));
+    try {
+      // Each thread is a member with partitions of its own: both say so, under their own tag.
+      await p.waitFor(/\[thread-1\] joined group g-threads: (?!no partitions)/);
+      await p.waitFor(/\[thread-2\] joined group g-threads: (?!no partitions)/);
+      await simulate('inv-threads', 8000, 13);
+      await expectMatchesReference('inv-threads', sink, 'g-threads');
+    } finally {
+      expect(await p.stop()).toBe(0);
+    }
+    // The instance's counters sum its threads' (every input record processed once at least).
+    expect(Number(/stopped; processed (\d+) records/.exec(p.output())?.[1])).toBeGreaterThanOrEqual(8000);
+  });
+
+  itExactlyOnce('--threads 2 under exactly-once: a transactional producer per thread, the reference KPIs', async () => {
+    const sink = await mkdtemp(join(tmpdir(), 'rs-run-threads-eos-'));
+    await createTopic('inv-threads-eos', 4);
+    const p = startCli(runArgs('inv-threads-eos', 'g-threads-eos', sink, ['--threads', '2', '--guarantee', 'exactly-once', '--idle', '30m']));
+    try {
+      await p.waitFor(/\[thread-1\] joined group g-threads-eos: (?!no partitions)/);
+      await p.waitFor(/\[thread-2\] joined group g-threads-eos: (?!no partitions)/);
+      expect(p.output()).toMatch(/\[thread-1\] exactly-once v2/);
+      expect(p.output()).toMatch(/\[thread-2\] exactly-once v2/);
+      await simulate('inv-threads-eos', 8000, 17);
+      await expectMatchesReference('inv-threads-eos', sink, 'g-threads-eos');
+    } finally {
+      expect(await p.stop()).toBe(0);
     }
   });
 

@@ -21,6 +21,7 @@ const member = (id: string, o: Partial<Omit<MemberReport, 'id' | 'taskOffsets'>>
   // `offsets` by task id: the offset of its one changelog partition (sub-topology 1 tasks).
   taskOffsets: new Map(Object.entries(o.offsets ?? {}).map(([task, offset]) => [task, new Map([[`app-store-changelog/${task.split('_')[1]}`, BigInt(offset)]])])),
   acceptsStandbys: o.acceptsStandbys ?? true,
+  ...(o.process === undefined ? {} : { process: o.process }),
 });
 
 /** Every stateful task's changelog ends at `end`. */
@@ -144,6 +145,20 @@ describe('assignTasks: standby replicas', () => {
       expect(holders).toHaveLength(2);
       expect(holders).not.toContain(ownerOf(result, t.id));
     }
+  });
+
+  it('never places a standby on another stream thread of the active task\'s process, nor two copies of a task in one process', () => {
+    // Processes P (threads a1, a2) and Q (threads b1, b2): a standby next to its active would die with it.
+    const members = [member('a1', { process: 'P' }), member('a2', { process: 'P' }), member('b1', { process: 'Q' }), member('b2', { process: 'Q' })];
+    const processOf: Record<string, string> = { a1: 'P', a2: 'P', b1: 'Q', b2: 'Q' };
+    const result = assignTasks(input({ tasks: tasks(0, 8), members, endOffsets: ends(8), numStandbyReplicas: 1 }));
+    for (const t of tasks(0, 8)) {
+      const holders = [...result].filter(([, m]) => m.standby.includes(t.id)).map(([id]) => processOf[id]);
+      expect(holders, t.id).toEqual([processOf[ownerOf(result, t.id)!] === 'P' ? 'Q' : 'P']);
+    }
+    // Two replicas wanted, but only one other process: one copy only.
+    const two = assignTasks(input({ tasks: tasks(0, 4), members, endOffsets: ends(4), numStandbyReplicas: 2 }));
+    for (const t of tasks(0, 4)) expect([...two].filter(([, m]) => m.standby.includes(t.id))).toHaveLength(1);
   });
 
   it('keeps standbys where they were warm', () => {

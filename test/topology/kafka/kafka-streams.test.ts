@@ -96,6 +96,35 @@ describe('KafkaStreams configuration', () => {
   });
 });
 
+describe('KafkaStreams stream threads (numStreamThreads)', () => {
+  const bootstrapServers = '127.0.0.1:1';
+  const module = new URL('../../support/threads-topology.ts', import.meta.url);
+
+  it('above one thread, needs the topology from a module: worker threads cannot share functions', () => {
+    const create = () => new KafkaStreams(upperCase(), { applicationId: 'app', bootstrapServers, numStreamThreads: 2 });
+    expect(create).toThrow(RetailStreamsError);
+    expect(create).toThrow(/KafkaStreams\.fromModule/);
+    // One thread runs in the caller's thread: any topology will do.
+    expect(() => new KafkaStreams(upperCase(), { applicationId: 'app', bootstrapServers, numStreamThreads: 1 })).not.toThrow();
+  });
+
+  it('fromModule builds the topology from the export, called with the data', async () => {
+    const streams = await KafkaStreams.fromModule({ module, export: 'upperCase', data: 'shouted' }, { applicationId: 'app', bootstrapServers, numStreamThreads: 2 });
+    expect(streams).toBeInstanceOf(KafkaStreams);
+    const { calls } = await import('../../support/threads-topology.ts');
+    expect(calls).toContain('shouted');
+    await expect(KafkaStreams.fromModule({ module, export: 'missing' }, { applicationId: 'app', bootstrapServers })).rejects.toThrow(/no function export "missing"/);
+  });
+
+  it('refuses config functions that cannot reach the workers, naming the field', async () => {
+    const build = (config: Partial<KafkaStreamsConfig>) => KafkaStreams.fromModule({ module, export: 'upperCase', data: 'out' }, { applicationId: 'app', bootstrapServers, numStreamThreads: 2, ...config });
+    await expect(build({ deserializationExceptionHandler: () => 'continue' })).rejects.toThrow(/deserializationExceptionHandler is a function/);
+    await expect(build({ clock: () => 0 })).rejects.toThrow(/clock is a function/);
+    // A logger is fine: the workers' lines come back to it.
+    await expect(build({ logger: memoryLog().log })).resolves.toBeInstanceOf(KafkaStreams);
+  });
+});
+
 describe('KafkaStreams lifecycle', () => {
   it('goes CREATED -> REBALANCING -> RUNNING -> PENDING_SHUTDOWN -> NOT_RUNNING, processing and committing on the way', async () => {
     const { broker, streams, states } = running();

@@ -25,7 +25,9 @@
  * - **Standby replicas** (`numStandbyReplicas` per stateful task) go to members other than the
  *   active's, each task's on distinct members: previous standbys and members with the least lag
  *   first (they are warm already), then the least loaded, with at most ceil(S x R / M) standbys
- *   per member while others have room, so one warm member does not collect every copy.
+ *   per member while others have room, so one warm member does not collect every copy. A
+ *   standby never goes to another stream thread of the active's process (nor two copies of one
+ *   task to one process): it would die with the active.
  * - **Lag** is computed by the leader from the offsets each member reported for its local state
  *   (the changelog offset its stores reflect, from running tasks, standbys and checkpoint files)
  *   and the changelog end offsets the leader fetched. A member that ran a task has lag 0.
@@ -52,6 +54,12 @@ export interface MemberReport {
   readonly taskOffsets: ReadonlyMap<string, ReadonlyMap<string, bigint>>;
   /** Whether it subscribed to the changelogs (it can keep standby tasks). */
   readonly acceptsStandbys: boolean;
+  /**
+   * The process it runs in (its stream threads are members of their own): a standby on another
+   * thread of the active's process would die with it, so standbys go to other processes.
+   * Undefined: a process of its own.
+   */
+  readonly process?: string;
 }
 
 export interface AssignmentInput {
@@ -219,10 +227,11 @@ function placeStandbys(
   const cap = Math.ceil((stateful.length * replicas) / hosts.length);
   const standbys = new Map<string, number>(hosts.map((m) => [m.id, 0]));
   const activeLoad = (m: string) => out.get(m)!.active.length;
+  const processOf = new Map(members.map((m) => [m.id, m.process ?? `member:${m.id}`]));
   for (const t of stateful) {
-    const chosen = new Set<string>();
+    const taken = new Set<string>([processOf.get(owner.get(t.id)!)!]);
     for (let r = 0; r < replicas; r++) {
-      const open = hosts.filter((m) => m.id !== owner.get(t.id) && !chosen.has(m.id));
+      const open = hosts.filter((m) => !taken.has(processOf.get(m.id)!));
       if (open.length === 0) break;
       const key = (m: MemberReport) => {
         const l = lag.get(t.id)!.get(m.id)!;
@@ -236,7 +245,7 @@ function placeStandbys(
         return compareIds(a.id, b.id);
       });
       const m = open[0]!;
-      chosen.add(m.id);
+      taken.add(processOf.get(m.id)!);
       standbys.set(m.id, standbys.get(m.id)! + 1);
       out.get(m.id)!.standby.push(t.id);
     }

@@ -68,6 +68,13 @@ export interface KafkaStreamsConfig {
    * assigned; default 10,000.
    */
   readonly acceptableRecoveryLag?: number;
+  /**
+   * `num.stream.threads`: stream threads of this instance, each a member of the group with its
+   * own consumer and tasks, as in Kafka Streams. Above 1 they are worker threads, so processing
+   * uses that many cores: the topology must then come from a module each worker imports
+   * (`KafkaStreams.fromModule`). Default 1 (the caller's thread).
+   */
+  readonly numStreamThreads?: number;
   /** `replication.factor` of internal topics; default 1 (the broker's single node in development). */
   readonly replicationFactor?: number;
   /**
@@ -132,6 +139,11 @@ export interface ResolvedConfig {
   readonly defaultStore: StoreKind;
   readonly numStandbyReplicas: number;
   readonly acceptableRecoveryLag: number;
+  readonly numStreamThreads: number;
+  /** Which of them this is, from 1: the last part of its exactly-once transactional id. */
+  readonly threadIndex: number;
+  /** The process id its threads share, when the instance read it already (process-id.ts). */
+  readonly processId?: string;
   readonly replicationFactor: number;
   readonly idleMs: number;
   readonly punctuateIntervalMs: number;
@@ -160,6 +172,8 @@ export const resolveConfig = (c: KafkaStreamsConfig, defaultLogger: Logger): Res
   defaultStore: c.defaultStore ?? 'memory',
   numStandbyReplicas: Math.max(0, Math.floor(c.numStandbyReplicas ?? 0)),
   acceptableRecoveryLag: Math.max(0, c.acceptableRecoveryLag ?? 10_000),
+  numStreamThreads: Math.max(1, Math.floor(c.numStreamThreads ?? 1)),
+  threadIndex: 1,
   replicationFactor: c.replicationFactor ?? 1,
   idleMs: c.idleMs ?? 30_000,
   punctuateIntervalMs: c.punctuateIntervalMs ?? 1_000,

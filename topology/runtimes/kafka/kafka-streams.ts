@@ -3,12 +3,14 @@ import { RetailStreamsError } from '../../api/errors.ts';
 import { createLogger } from '../../api/log.ts';
 import type { ClientName, KafkaClientFactory } from './client/port.ts';
 import { resolveConfig, type KafkaStreamsConfig, type ResolvedConfig } from './config.ts';
-import type { StreamThread } from './stream-thread.ts';
+import type { StreamThread, StreamThreadEvents } from './stream-thread.ts';
+import type { TopologySource, WorkerConfig } from './threads/messages.ts';
 import type { Registry } from 'prom-client';
 import type { Serde } from '../../api/serdes.ts';
 import { keyQueryMetadata, parseHostInfo, queryableStore, type KeyQueryMetadata, type MemberMetadata, type QueryableStore, type StoreLocation } from './interactive-queries.ts';
 import type { LiveMemberDirectory } from './member-directory.ts';
 import { changelogTopicName, TopicNames } from './topics.ts';
+import type { ActiveTask } from './active-task.ts';
 
 /** The life of a KafkaStreams instance, as in Kafka Streams. */
 export type KafkaStreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
@@ -55,7 +57,12 @@ export class KafkaStreams {
   private current: KafkaStreamsState = 'CREATED';
   private listener: StateListener | undefined;
   private uncaught: UncaughtExceptionHandler | undefined;
-  private thread: StreamThread | undefined;
+  /** The running stream threads (in-process when there is one, else workers), by index from 1. */
+  private readonly threads = new Map<number, Thread>();
+  /** Which threads are processing; the instance is RUNNING when all are. */
+  private readonly runningThreads = new Set<number>();
+  private readonly threadCounters = new Map<number, ReadonlyMap<string, number>>();
+  private readonly source: TopologySource | undefined;
   private closing: Promise<void> | undefined;
   private errorResolvers: ((e: Error) => void)[] = [];
   private readonly observers = new Set<(metric: string, ms: number) => void>();
@@ -63,7 +70,31 @@ export class KafkaStreams {
   private liveMembers: LiveMemberDirectory | undefined;
   private registry: Promise<Registry> | undefined;
 
-  constructor(topology: Topology, config: KafkaStreamsConfig) {
+  /**
+   * An instance whose stream threads each build the topology from a module: what
+   * `numStreamThreads` above 1 needs, since worker threads share no functions with this one.
+   * `source.export` (default `default`) is called with `source.data` (plain data) in this thread
+   * and in every worker, and returns the Topology. Config fields that are functions cannot reach
+   * the workers: `logger` is served from here (their lines come back tagged `[thread-N]`);
+   * handler functions, a custom `clock` or client factory are refused above one thread.
+   *
+   * ```ts
+   * // app.ts: export const topology = (inputTopic: string) => { const b = new StreamsBuilder(); ...; return b.build(); };
+   * const streams = await KafkaStreams.fromModule({ module: new URL('./app.ts', import.meta.url), export: 'topology', data: 'invoices' },
+   *   { applicationId: 'app', bootstrapServers: 'localhost:9092', numStreamThreads: 2 });
+   * ```
+   */
+  static async fromModule(source: { module: string | URL; export?: string; data?: unknown }, config: KafkaStreamsConfig): Promise<KafkaStreams> {
+    const module = source.module instanceof URL ? source.module.href : /^[a-z][a-z0-9+.-]*:/i.test(source.module) ? source.module : (await import('node:url')).pathToFileURL(source.module).href;
+    const s: TopologySource = { module, export: source.export ?? 'default', data: source.data };
+    const m = (await import(module)) as Record<string, unknown>;
+    const build = m[s.export];
+    if (typeof build !== 'function') throw new RetailStreamsError('invalid-argument', `${module} has no function export "${s.export}" to build the topology with`);
+    const topology = await (build as (d: unknown) => Topology | Promise<Topology>)(s.data);
+    return new KafkaStreams(topology, config, s);
+  }
+
+  constructor(topology: Topology, config: KafkaStreamsConfig, source?: TopologySource) {
     if (typeof config?.applicationId !== 'string' || config.applicationId.length === 0)
       throw new RetailStreamsError('invalid-argument', 'KafkaStreams needs an applicationId (the consumer group and the prefix of internal topics)');
     const resolved = resolveConfig(config, createLogger(config.applicationId, 'info'));
@@ -72,7 +103,12 @@ export class KafkaStreams {
     this.topology = topology;
     this.config = resolved;
     this.client = config.client;
+    this.source = source;
+    this.workerConfig = resolved.numStreamThreads > 1 ? workerConfigOf(config, source) : undefined;
   }
+
+  /** The config the worker threads get, checked at construction so that a mistake shows at once. */
+  private readonly workerConfig: WorkerConfig | undefined;
 
   get state(): KafkaStreamsState {
     return this.current;
@@ -117,38 +153,71 @@ export class KafkaStreams {
     if (this.current !== 'CREATED') throw new RetailStreamsError('invalid-argument', `start() is only possible once, in state CREATED (now ${this.current})`);
     this.transition('REBALANCING');
     try {
-      await this.startThread();
+      await Promise.all(Array.from({ length: this.config.numStreamThreads }, (_, i) => this.startThread(i + 1)));
     } catch (e) {
+      await Promise.all([...this.threads.values()].map((t) => t.stop().catch(() => {})));
+      this.threads.clear();
       this.transition('PENDING_SHUTDOWN');
       this.transition('NOT_RUNNING');
       throw e;
     }
   }
 
-  /**
-   * Makes a thread the current one before it starts, so that a failure during its start reaches
-   * it; a `close()` that came during the start stops it once it has started.
-   */
-  private async startThread(): Promise<void> {
-    // Loaded here, so that a program using only the test driver never loads a Kafka client.
-    const [{ StreamThread }, client] = await Promise.all([
-      import('./stream-thread.ts'),
-      import('./client/select.ts').then((m) => m.clientFactory(this.client)),
-    ]);
-    if (this.closing !== undefined) return;
-    const thread: StreamThread = new StreamThread(this.topology, this.config, client, this.counters, {
-      rebalancing: () => this.transition('REBALANCING'),
-      running: () => this.transition('RUNNING'),
-      failed: (error) => void this.onThreadFailed(thread, error),
+  private threadEvents(index: number, thread: () => Thread): StreamThreadEvents {
+    return {
+      rebalancing: () => {
+        this.runningThreads.delete(index);
+        this.transition('REBALANCING');
+      },
+      running: () => {
+        this.runningThreads.add(index);
+        if (this.runningThreads.size === this.config.numStreamThreads) this.transition('RUNNING');
+      },
+      failed: (error) => void this.onThreadFailed(index, thread(), error),
       observe: (metric, ms) => {
         for (const o of this.observers) o(metric, ms);
       },
-    });
-    this.thread = thread;
+    };
+  }
+
+  /** Sums the threads' counter snapshots into `metrics()` (gauges are per partition or task: one thread each). */
+  private mergeCounters(): void {
+    this.counters.clear();
+    for (const snapshot of this.threadCounters.values()) for (const [k, v] of snapshot) this.counters.set(k, (this.counters.get(k) ?? 0) + v);
+  }
+
+  /**
+   * Makes a thread the current one of its index before it starts, so that a failure during its
+   * start reaches it; a `close()` that came during the start stops it once it has started.
+   */
+  private async startThread(index: number): Promise<void> {
+    let thread: Thread;
+    if (this.workerConfig !== undefined) {
+      const [{ WorkerStreamThread }, { processId }] = await Promise.all([import('./threads/worker-thread.ts'), import('./process-id.ts')]);
+      if (this.closing !== undefined) return;
+      thread = new WorkerStreamThread(
+        { source: this.source!, config: this.workerConfig, threadIndex: index, processId: processId(this.config.stateDir, this.config.applicationId, this.config.log) },
+        this.config.log,
+        this.threadEvents(index, () => thread),
+        (snapshot) => {
+          this.threadCounters.set(index, snapshot);
+          this.mergeCounters();
+        },
+      );
+    } else {
+      // Loaded here, so that a program using only the test driver never loads a Kafka client.
+      const [{ StreamThread }, client] = await Promise.all([
+        import('./stream-thread.ts'),
+        import('./client/select.ts').then((m) => m.clientFactory(this.client)),
+      ]);
+      if (this.closing !== undefined) return;
+      thread = new StreamThread(this.topology, this.config, client, this.counters, this.threadEvents(index, () => thread));
+    }
+    this.threads.set(index, thread);
     try {
       await thread.start();
     } catch (e) {
-      if (this.thread === thread) this.thread = undefined;
+      if (this.threads.get(index) === thread) this.threads.delete(index);
       await thread.stop().catch(() => {});
       throw e;
     }
@@ -157,28 +226,32 @@ export class KafkaStreams {
     if (this.closing !== undefined) await thread.stop().catch(() => {});
   }
 
-  private async onThreadFailed(thread: StreamThread, error: Error): Promise<void> {
-    if (this.thread !== thread || this.closing !== undefined) return;
-    this.config.log.error(`stream thread failed: ${error.message}`);
+  private async onThreadFailed(index: number, thread: Thread, error: Error): Promise<void> {
+    if (this.threads.get(index) !== thread || this.closing !== undefined) return;
+    this.config.log.error(`stream thread${this.config.numStreamThreads > 1 ? ` ${index}` : ''} failed: ${error.message}`);
     let response: UncaughtExceptionResponse = 'shutdown-client';
     try {
       response = this.uncaught?.(error) ?? 'shutdown-client';
     } catch (e) {
       this.config.log.error(`the uncaught exception handler threw: ${(e as Error).message}`);
     }
+    this.runningThreads.delete(index);
     await thread.stop().catch(() => {});
-    if (this.thread === thread) this.thread = undefined;
+    if (this.threads.get(index) === thread) this.threads.delete(index);
     if (response === 'replace-thread' && this.closing === undefined) {
       this.config.log.warn('replacing the stream thread; it resumes from the last commit');
       this.transition('REBALANCING');
       try {
-        await this.startThread();
+        await this.startThread(index);
         return;
       } catch (e) {
         error = e as Error;
       }
     }
-    this.thread = undefined;
+    // shutdown-client: the other threads stop too, as in Kafka Streams.
+    const others = [...this.threads.values()];
+    this.threads.clear();
+    await Promise.all(others.map((t) => t.stop().catch(() => {})));
     this.transition('ERROR');
     for (const r of this.errorResolvers.splice(0)) r(error);
   }
@@ -190,8 +263,8 @@ export class KafkaStreams {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.transition('PENDING_SHUTDOWN');
-      await this.thread?.stop();
-      this.thread = undefined;
+      await Promise.all([...this.threads.values()].map((t) => t.stop()));
+      this.threads.clear();
       await this.members;
       await this.liveMembers?.stop();
       this.transition('NOT_RUNNING');
@@ -219,7 +292,7 @@ export class KafkaStreams {
     return queryableStore<K, V>(name, builder.type, () => {
       if (this.current !== 'RUNNING' && this.current !== 'REBALANCING')
         throw new RetailStreamsError('store-unavailable', `store ${name} cannot be queried while the instance is ${this.current}`);
-      return (this.thread?.activeTasks() ?? []).flatMap((t) => {
+      return this.localTasks(`store ${name}`).flatMap((t) => {
         const store = t.task.stores.get(name);
         return store === undefined ? [] : [store];
       });
@@ -237,7 +310,7 @@ export class KafkaStreams {
   metadataForKey<K>(storeName: string, key: K, keySerde?: Serde<K>): KeyQueryMetadata | undefined {
     const location = this.storeLocation(storeName);
     const directory = this.memberDirectory();
-    const local = new Set((this.thread?.activeTasks() ?? []).flatMap((t) => t.sourceTopics.map((topic) => `${topic}/${t.task.partition}`)));
+    const local = new Set(this.localTasks('metadataForKey').flatMap((t) => t.sourceTopics.map((topic) => `${topic}/${t.task.partition}`)));
     return keyQueryMetadata(location, key, keySerde, directory, local);
   }
 
@@ -275,6 +348,14 @@ export class KafkaStreams {
   /** The metrics in Prometheus' text format (what `/metrics` answers). */
   async metricsText(): Promise<string> {
     return (await this.prometheusRegistry()).metrics();
+  }
+
+  /** The active tasks of the in-process thread; stores in worker threads are out of reach of this thread. */
+  private localTasks(what: string): readonly ActiveTask[] {
+    if (this.workerConfig !== undefined)
+      throw new RetailStreamsError('invalid-argument', `${what}: interactive queries read the stores of the in-process stream thread; with numStreamThreads ${this.config.numStreamThreads} they live in worker threads (run one thread per process to query them)`);
+    const t = this.threads.get(1);
+    return t?.activeTasks?.() ?? [];
   }
 
   private storeLocation(storeName: string): StoreLocation {
@@ -315,4 +396,23 @@ export class KafkaStreams {
     }
     return this.liveMembers?.directory;
   }
+}
+
+/** A stream thread as the instance drives it: in this thread, or in a worker. */
+type Thread = Pick<StreamThread, 'start' | 'stop'> & Partial<Pick<StreamThread, 'activeTasks'>>;
+
+/** The config for worker threads: the serializable fields, or a clear refusal of what cannot cross. */
+function workerConfigOf(config: KafkaStreamsConfig, source: TopologySource | undefined): WorkerConfig {
+  const n = config.numStreamThreads;
+  if (source === undefined)
+    throw new RetailStreamsError('invalid-argument', `numStreamThreads ${n} runs the topology in worker threads, which cannot share this one's functions: build the instance with KafkaStreams.fromModule({ module, export, data }, config)`);
+  const refuse = (field: string) => {
+    throw new RetailStreamsError('invalid-argument', `numStreamThreads ${n}: ${field} is a function, which worker threads cannot receive; use a named setting or one stream thread`);
+  };
+  if (typeof config.client === 'function') refuse('client');
+  if (config.clock !== undefined) refuse('clock');
+  if (typeof config.deserializationExceptionHandler === 'function') refuse('deserializationExceptionHandler');
+  if (typeof config.productionExceptionHandler === 'function') refuse('productionExceptionHandler');
+  const { logger: _logger, clock: _clock, ...rest } = config;
+  return rest as WorkerConfig;
 }

@@ -28,6 +28,8 @@ export interface LocalState {
   readonly offsets: ReadonlyMap<string, ReadonlyMap<string, bigint>>;
   /** Where this member answers interactive queries (`application.server`), `host:port`; read by every member through DescribeGroups (member-directory.ts). */
   readonly applicationServer?: string;
+  /** The process id (process-id.ts) shared by the stream threads of one process. */
+  readonly process?: string;
 }
 
 interface UserData {
@@ -36,6 +38,7 @@ interface UserData {
   standby: string[];
   offsets: Record<string, Record<string, string>>;
   server?: string;
+  process?: string;
 }
 
 export const encodeLocalState = (s: LocalState): Buffer => {
@@ -45,6 +48,7 @@ export const encodeLocalState = (s: LocalState): Buffer => {
     standby: [...s.standby].sort(compareTaskIds),
     offsets: Object.fromEntries([...s.offsets].map(([task, tps]) => [task, Object.fromEntries([...tps].map(([tp, o]) => [tp, String(o)]))])),
     ...(s.applicationServer === undefined ? {} : { server: s.applicationServer }),
+    ...(s.process === undefined ? {} : { process: s.process }),
   };
   return Buffer.from(JSON.stringify(data), 'utf8');
 };
@@ -57,7 +61,13 @@ export const decodeLocalState = (b: Buffer | undefined): LocalState | undefined 
     if (d.v !== VERSION || !Array.isArray(d.active) || !Array.isArray(d.standby) || typeof d.offsets !== 'object' || d.offsets === null) return undefined;
     const offsets = new Map<string, Map<string, bigint>>();
     for (const [task, tps] of Object.entries(d.offsets)) offsets.set(task, new Map(Object.entries(tps).map(([tp, o]) => [tp, BigInt(o)])));
-    return { active: d.active.map(String), standby: d.standby.map(String), offsets, ...(typeof d.server === 'string' ? { applicationServer: d.server } : {}) };
+    return {
+      active: d.active.map(String),
+      standby: d.standby.map(String),
+      offsets,
+      ...(typeof d.server === 'string' ? { applicationServer: d.server } : {}),
+      ...(typeof d.process === 'string' ? { process: d.process } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -123,6 +133,7 @@ export const streamsPartitionAssigner = (o: StreamsAssignerOptions): GroupAssign
         standbyTasks: state?.standby ?? [],
         taskOffsets: state?.offsets ?? new Map(),
         acceptsStandbys: changelogTopics.length > 0 && changelogTopics.every((t) => topics.includes(t)),
+        ...(state?.process === undefined ? {} : { process: state.process }),
       };
     });
     const result = assignTasks({ tasks: tasks.map((t) => t.spec), members: reports, endOffsets, numStandbyReplicas: o.numStandbyReplicas, acceptableRecoveryLag: o.acceptableRecoveryLag });

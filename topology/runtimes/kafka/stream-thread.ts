@@ -89,6 +89,13 @@ export class StreamThread {
     else this.metrics.set(metric, value);
   };
 
+  /** Shared by the stream threads of one process (same state directory, same pid). */
+  private get processId(): string {
+    return (this.cachedProcessId ??= this.config.processId ?? processId(this.config.stateDir, this.config.applicationId, this.config.log));
+  }
+
+  private cachedProcessId: string | undefined;
+
   private get exactlyOnce(): boolean {
     return this.config.guarantee === 'exactly-once';
   }
@@ -126,7 +133,7 @@ export class StreamThread {
     else if (this.exactlyOnce) {
       const c = new ExactlyOnceV2Committer({
         kafka,
-        transactionalId: `${config.applicationId}-${processId(config.stateDir, config.applicationId, log)}-1`,
+        transactionalId: `${config.applicationId}-${this.processId}-${config.threadIndex}`,
         groupId: config.applicationId,
         consumer: () => this.consumer!,
         hooks,
@@ -162,7 +169,7 @@ export class StreamThread {
           applicationId: config.applicationId,
           numStandbyReplicas: config.numStandbyReplicas,
           acceptableRecoveryLag: config.acceptableRecoveryLag,
-          localState: () => ({ ...this.tasks!.localState(), ...(config.applicationServer === undefined ? {} : { applicationServer: config.applicationServer }) }),
+          localState: () => ({ ...this.tasks!.localState(), process: this.processId, ...(config.applicationServer === undefined ? {} : { applicationServer: config.applicationServer }) }),
           endOffsets: (topics) => this.endOffsets(topics),
           log,
         }),

@@ -69,7 +69,11 @@ export class TaskManager {
   constructor(deps: TaskManagerDeps) {
     this.d = deps;
     this.onDisk = scanCheckpoints(deps.config.stateDir, deps.config.applicationId);
-    const { stateDir, applicationId, stateCleanupDelayMs: delayMs, clock, log } = deps.config;
+    const { stateDir, applicationId, stateCleanupDelayMs, clock, log, numStreamThreads } = deps.config;
+    // The cleaner asks which tasks are in use synchronously, on the one thread that could start
+    // them; stream threads in workers share the state directory and cannot answer for each other,
+    // so there it keeps every directory (README, "Stream threads").
+    const delayMs = numStreamThreads > 1 ? Number.POSITIVE_INFINITY : stateCleanupDelayMs;
     this.cleaner = new StateCleaner({ stateDir, applicationId, delayMs, clock, log });
     this.standbys = new StandbyTasks({
       topology: deps.topology,
