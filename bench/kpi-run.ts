@@ -20,12 +20,18 @@ export interface CaughtUpRun extends CaughtUp {
   /** Invoices/s until every stage (repartition topics too) was caught up. */
   readonly allStagesRate: number;
   readonly peakRssMb: number;
+  /**
+   * Resident set size (VmRSS, MiB, summed over the processes) sampled every 500 ms from process
+   * start: what "memory bounded by open windows" is judged on (RSS early in the run against late).
+   */
+  readonly rssSamples: readonly { readonly ms: number; readonly mb: number }[];
 }
 
-export function caughtUpRun(c: CaughtUp, records: number, hwmKb: number): CaughtUpRun {
+export function caughtUpRun(c: CaughtUp, records: number, hwmKb: number, rssSamples: CaughtUpRun['rssSamples'] = []): CaughtUpRun {
   return {
     ...c,
     records,
+    rssSamples,
     rate: records / (c.inputMs / 1000),
     steadyRate: c.firstCommitRecords >= records ? Number.NaN : (records - c.firstCommitRecords) / Math.max(1e-3, (c.inputMs - c.firstCommitMs) / 1000),
     allStagesRate: records / (c.allStagesMs / 1000),
@@ -33,26 +39,41 @@ export function caughtUpRun(c: CaughtUp, records: number, hwmKb: number): Caught
   };
 }
 
-/** Measures a process that consumes `input` as `group` until caught up, then stops it (SIGTERM). */
+/**
+ * Measures processes that consume `input` as `group` until caught up, then stops them (SIGTERM).
+ * Peak RSS is the sum of the processes' peaks; time counts from the first one's start.
+ */
 export async function measureCaughtUp(o: {
   admin: Admin;
-  child: Child;
+  child: Child | readonly Child[];
   group: string;
   input: string;
   inputEnd: ReadonlyMap<number, number>;
   timeoutMs: number;
 }): Promise<CaughtUpRun> {
-  let hwmKb = 0;
-  const sampler = setInterval(() => (hwmKb = Math.max(hwmKb, o.child.vm()?.hwmKb ?? 0)), 500);
-  try {
-    const c = await waitCaughtUp(o.admin, { group: o.group, input: o.input, inputEnd: o.inputEnd, since: o.child.startedAt, timeoutMs: o.timeoutMs, alive: () => o.child.running }).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}: ${o.child.lastLines(1)}`);
+  const children = Array.isArray(o.child) ? (o.child as readonly Child[]) : [o.child as Child];
+  const hwm = children.map(() => 0);
+  const samples: { ms: number; mb: number }[] = [];
+  const since = Math.min(...children.map((c) => c.startedAt));
+  const sample = () => {
+    let rssKb = 0;
+    children.forEach((c, i) => {
+      const vm = c.vm();
+      hwm[i] = Math.max(hwm[i]!, vm?.hwmKb ?? 0);
+      rssKb += vm?.rssKb ?? 0;
     });
-    hwmKb = Math.max(hwmKb, o.child.vm()?.hwmKb ?? 0);
-    return caughtUpRun(c, sum(o.inputEnd), hwmKb);
+    if (rssKb > 0) samples.push({ ms: Math.round(performance.now() - since), mb: Math.round(rssKb / 1024) });
+  };
+  const sampler = setInterval(sample, 500);
+  try {
+    const c = await waitCaughtUp(o.admin, { group: o.group, input: o.input, inputEnd: o.inputEnd, since, timeoutMs: o.timeoutMs, alive: () => children.every((ch) => ch.running) }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${children.map((ch) => ch.lastLines(1)).join(' | ')}`);
+    });
+    sample();
+    return caughtUpRun(c, sum(o.inputEnd), hwm.reduce((a, b) => a + b, 0), samples);
   } finally {
     clearInterval(sampler);
-    await o.child.stop();
+    await Promise.all(children.map((ch) => ch.stop()));
   }
 }
 
@@ -68,6 +89,12 @@ export async function kpiRun(o: {
   /** The client adapter (`run --client`); default the CLI's. */
   client?: 'kafkajs' | 'platformatic';
   guarantee?: 'at-least-once' | 'exactly-once';
+  /** `run --threads N` (stream threads in worker threads). */
+  threads?: number;
+  /** Processes of `run` in the group, started together (default 1). */
+  processes?: number;
+  /** Extra arguments for the node process (e.g. --cpu-prof). */
+  nodeArgs?: readonly string[];
   /** Schema registry for Avro input. */
   registry?: string;
   logFile: string;
@@ -75,12 +102,14 @@ export async function kpiRun(o: {
 }): Promise<CaughtUpRun> {
   const work = mkdtempSync(join(tmpdir(), 'retail-streams-bench-run-'));
   try {
-    const args = [CLI, 'run', '--brokers', o.bootstrap, '--group', o.group, '--input', o.input, '--store', o.store, '--sink', join(work, 'sink'), '--state-dir', join(work, 'state')];
-    if (o.registry !== undefined) args.push('--registry', o.registry);
-    if (o.client !== undefined) args.push('--client', o.client);
-    if (o.guarantee !== undefined) args.push('--guarantee', o.guarantee);
-    const child = new Child('run', process.execPath, args, { logFile: o.logFile });
-    return await measureCaughtUp({ admin: o.admin, child, group: o.group, input: o.input, inputEnd: o.inputEnd, timeoutMs: o.timeoutMs });
+    const args = (i: number) => [CLI, 'run', '--brokers', o.bootstrap, '--group', o.group, '--input', o.input, '--store', o.store, '--sink', join(work, 'sink'), '--state-dir', join(work, `state-${i}`), ...extra];
+    const extra: string[] = [];
+    if (o.registry !== undefined) extra.push('--registry', o.registry);
+    if (o.client !== undefined) extra.push('--client', o.client);
+    if (o.guarantee !== undefined) extra.push('--guarantee', o.guarantee);
+    if (o.threads !== undefined) extra.push('--threads', String(o.threads));
+    const children = Array.from({ length: o.processes ?? 1 }, (_, i) => new Child(`run ${i + 1}`, process.execPath, [...(o.nodeArgs ?? []), ...args(i)], { logFile: o.logFile }));
+    return await measureCaughtUp({ admin: o.admin, child: children, group: o.group, input: o.input, inputEnd: o.inputEnd, timeoutMs: o.timeoutMs });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
