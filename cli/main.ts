@@ -17,8 +17,8 @@ ${kafkaPasswordUsage}
 export interface CommandContext {
   /** A logger at the level `RS_LOG_LEVEL` names. */
   readonly logger: (name: string) => Logger;
-  /** That level, for what runs elsewhere (the worker threads of `run --threads`). */
-  readonly logLevel: LogLevel;
+  /** That level, for what runs elsewhere (the worker threads of `run --threads`); default info. */
+  readonly logLevel?: LogLevel;
 }
 
 type Command = (argv: readonly string[], context: CommandContext) => Effect.Effect<void, CliError>;

@@ -132,7 +132,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       hdfs: { ...(hdfsCa === undefined ? {} : { ca: hdfsCa }), ...(delegationToken === undefined ? {} : { delegationToken }) },
       ...(flags.registry === undefined ? {} : { registry: { url: flags.registry, options: registryOptions } }),
       outputFormat: flags['output-format'],
-      logLevel: context.logLevel,
+      logLevel: context.logLevel ?? 'info',
     };
     const registry = runRegistry(topologyData);
     if (registry !== undefined) log.info(`Avro records decoded by schema id from the ${registry.description}`);

@@ -33,7 +33,12 @@ const compareOffsets = (a: string, b: string): number => {
 
 /** The records to deliver, in order: data records (no control records) committed or not transactional. */
 export function readCommitted<R extends RawRecord>(records: readonly R[], abortedTransactions: readonly AbortedTransaction[]): R[] {
-  if (abortedTransactions.length === 0) return records.filter((r) => r.isControlRecord !== true);
+  if (abortedTransactions.length === 0) {
+    // The common case (no transactions, or none aborted in this range): no copy without a control record.
+    let controls = false;
+    for (let i = 0; i < records.length && !controls; i++) controls = records[i]!.isControlRecord === true;
+    return controls ? records.filter((r) => r.isControlRecord !== true) : (records as R[]);
+  }
   const pending = [...abortedTransactions].sort((a, b) => compareOffsets(a.firstOffset, b.firstOffset));
   const aborting = new Set<string>();
   let next = 0;

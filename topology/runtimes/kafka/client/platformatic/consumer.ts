@@ -361,7 +361,8 @@ export class PlatformaticConsumer implements Consumer {
       this.emit('consumer.end_batch_process', { topic: f.topic, partition: f.partition, lastOffset: last });
       return true;
     }
-    const messages: FetchedMessage[] = decided.map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp, offset: r.offset, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
+    // The fetched records are the messages as they are (no copy per record: this is the hot path).
+    const messages: FetchedMessage[] = decided;
     const batch: Batch = { topic: f.topic, partition: f.partition, highWatermark, messages, lastOffset: () => last };
     const resolve = (offset: string) => {
       if (!isStale()) this.positions.set(k, BigInt(offset) + 1n);
