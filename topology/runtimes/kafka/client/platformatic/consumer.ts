@@ -19,7 +19,8 @@ import { CONSUMER_EVENTS, type Batch, type ClientOptions, type Consumer, type Co
 import { readCommitted } from '../read-committed.ts';
 import { KafkaClientError, portError, protocolErrorName, REJOIN, STALE_LEADER } from './errors.ts';
 import { GroupMember, type GroupMetadata } from './group.ts';
-import { fetchPartitions, key, rawRecords, READ_COMMITTED, type FetchedPartition, type FetchRequest } from './fetch.ts';
+import { fetchPartitions, key, READ_COMMITTED, type FetchedPartition, type FetchRequest } from './fetch.ts';
+import { decodeRecordBatches } from './record-batches.ts';
 import { ApiPicker, baseOptions, sleep } from './options.ts';
 
 
@@ -348,7 +349,7 @@ export class PlatformaticConsumer implements Consumer {
     const isStale = () => (this.seekCounts.get(k) ?? 0) !== f.seeks || this.pendingSeeks.has(k) || !this.assignment.get(f.topic)?.includes(f.partition);
     // Paused since the fetch went out (a restore finished with it): left for after the resume, as kafkajs does.
     if (isStale() || this.positions.get(k) !== f.fetchOffset || this.isPaused(f.topic, f.partition)) return false;
-    const { records, end } = rawRecords(f.response.records ?? [], f.fetchOffset);
+    const { records, end } = f.response.records === null ? { records: [], end: f.fetchOffset } : decodeRecordBatches(f.response.records, f.fetchOffset);
     if (end <= f.fetchOffset) return false;
     const aborted = (f.response.abortedTransactions ?? []).map((a) => ({ producerId: String(a.producerId), firstOffset: String(a.firstOffset) }));
     const decided = readCommitted(records, aborted);
