@@ -13,12 +13,22 @@ import { createInvoiceSerde, type InvoiceSerde } from '../processors/avro/invoic
 import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
 import { RegistryClient, type RegistryClientOptions } from '../processors/avro/registry.ts';
 
-export const KPI_TOPICS = {
-  time: 'kpi-time',
-  country: 'kpi-time-country',
-  deadLetter: 'invoices-dead-letter',
-  late: 'invoices-late',
-} as const;
+export interface KpiTopics {
+  readonly time: string;
+  readonly country: string;
+  readonly deadLetter: string;
+  readonly late: string;
+}
+
+/** The topics `run` writes; `run --topic-prefix P` puts P before each (two pipelines on one cluster). */
+export const kpiTopics = (prefix = ''): KpiTopics => ({
+  time: `${prefix}kpi-time`,
+  country: `${prefix}kpi-time-country`,
+  deadLetter: `${prefix}invoices-dead-letter`,
+  late: `${prefix}invoices-late`,
+});
+
+export const KPI_TOPICS = kpiTopics();
 
 /** Everything the topology depends on, as structured-cloneable data (no secrets beyond what the flags held). */
 export interface RunTopologyData {
@@ -29,6 +39,7 @@ export interface RunTopologyData {
   readonly hdfs: { readonly ca?: string; readonly delegationToken?: string };
   readonly registry?: { readonly url: string; readonly options: RegistryClientOptions };
   readonly outputFormat: 'json' | 'avro';
+  readonly topics: KpiTopics;
   /** RS_LOG_LEVEL as `run` read it: the level of what a worker's sinks and serdes log. */
   readonly logLevel: LogLevel;
 }
@@ -47,7 +58,7 @@ export interface RunTopologyParts {
 export const runRegistry = (d: RunTopologyData): RegistryClient | undefined => (d.registry === undefined ? undefined : new RegistryClient(d.registry.url, d.registry.options));
 
 export const runKpiSerdes = async (d: RunTopologyData, registry: RegistryClient | undefined): Promise<Partial<KpiSerdes>> =>
-  d.outputFormat !== 'avro' || registry === undefined ? {} : registerKpiSerdes(registry, KPI_TOPICS);
+  d.outputFormat !== 'avro' || registry === undefined ? {} : registerKpiSerdes(registry, d.topics);
 
 export async function runTopologyParts(d: RunTopologyData, log: Logger, pre: { store?: FileStore; registry?: RegistryClient | undefined; kpiSerdes?: Partial<KpiSerdes> } = {}): Promise<RunTopologyParts> {
   const store = pre.store ?? (await openFileStore(d.sink, log, d.hdfs));
@@ -61,10 +72,10 @@ export async function runTopologyParts(d: RunTopologyData, log: Logger, pre: { s
     inputTopic: d.input,
     windowMs: d.windowMs,
     graceMs: d.graceMs,
-    timeUpdates: { topic: KPI_TOPICS.time },
-    countryUpdates: { topic: KPI_TOPICS.country },
+    timeUpdates: { topic: d.topics.time },
+    countryUpdates: { topic: d.topics.country },
     ...fileOutputs(store, 'date-hour'),
-    lateRecords: { topic: KPI_TOPICS.late },
+    lateRecords: { topic: d.topics.late },
   });
   return { topology, registry, invoiceSerde, kpiSerdes };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
 import { KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
 import { openFileStore } from '../sinks/open-store.ts';
-import { KPI_TOPICS, runRegistry, runTopologyParts, type RunTopologyData } from './run-topology.ts';
+import { KPI_TOPICS, kpiTopics, runRegistry, runTopologyParts, type RunTopologyData } from './run-topology.ts';
 import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { CommandContext } from './main.ts';
@@ -35,6 +35,8 @@ const RunFlags = Schema.Struct({
   /** Warm copies of each stateful task kept by other processes of the group (`num.standby.replicas`). */
   'standby-replicas': Schema.optionalWith(IntFromString(0, 10), { default: () => 0 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
+  /** Put before the names of the KPI, dead-letter and late topics (two pipelines on one cluster). */
+  'topic-prefix': Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9._-]*$/, { message: () => 'letters, digits, ".", "_" and "-" only (a Kafka topic name)' })), { default: () => '' }),
   /** Stream threads (`num.stream.threads`): above 1, worker threads, one core each. */
   threads: Schema.optionalWith(IntFromString(1, 64), { default: () => 1 }),
   /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
@@ -76,6 +78,7 @@ const ENV = {
   'standby-replicas': 'RS_STANDBY_REPLICAS',
   'kpi-partitions': 'RS_KPI_PARTITIONS',
   threads: 'RS_THREADS',
+  'topic-prefix': 'RS_TOPIC_PREFIX',
   registry: 'RS_REGISTRY',
   'registry-ca': 'RS_REGISTRY_CA',
   'hdfs-ca': 'RS_HDFS_CA',
@@ -124,6 +127,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       return yield* Effect.fail(new UsageError({ message: 'run: --output-format avro needs --registry URL (or RS_REGISTRY)' }));
     // Avro input: schemas resolved by id from the registry (cached), waiting while it is down.
     const registryOptions = yield* registryOptionsFrom('run', flags['registry-ca']);
+    const topics = kpiTopics(flags['topic-prefix']);
     const topologyData: RunTopologyData = {
       input: flags.input,
       windowMs: flags.window,
@@ -132,6 +136,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       hdfs: { ...(hdfsCa === undefined ? {} : { ca: hdfsCa }), ...(delegationToken === undefined ? {} : { delegationToken }) },
       ...(flags.registry === undefined ? {} : { registry: { url: flags.registry, options: registryOptions } }),
       outputFormat: flags['output-format'],
+      topics,
       logLevel: context.logLevel ?? 'info',
     };
     const registry = runRegistry(topologyData);
@@ -140,7 +145,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
       flags['output-format'] !== 'avro' || registry === undefined
         ? {}
         : yield* Effect.tryPromise({
-            try: () => registerKpiSerdes(registry, KPI_TOPICS),
+            try: () => registerKpiSerdes(registry, topics),
             catch: (e) =>
               e instanceof SchemaRefusedError ? new SinkError({ message: `run: ${e.message}` }) : new BrokerError({ message: `run: ${(e as Error).message}` }),
           }).pipe(
@@ -148,7 +153,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
               schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
               while: (e) => e._tag === 'BrokerError',
             }),
-            Effect.tap((k) => Effect.sync(() => log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${KPI_TOPICS.time}), ${k.ids.country} (${KPI_TOPICS.country})`))),
+            Effect.tap((k) => Effect.sync(() => log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${topics.time}), ${k.ids.country} (${topics.country})`))),
           );
     const { topology, invoiceSerde } = yield* Effect.promise(() => runTopologyParts(topologyData, log, { store, registry, kpiSerdes }));
     const kpiPartitions = flags['kpi-partitions'];
@@ -162,7 +167,7 @@ export const run = (argv: readonly string[], context: CommandContext) =>
               try: async () =>
                 (await import('./http/dashboard.ts')).startDashboard({
                   brokers: flags.brokers, security, host: flags['http-host'], port: httpPort, token: flags['http-token'], applicationServer: flags['application-server'],
-                  groupId: flags.group, inputTopic: flags.input, topics: KPI_TOPICS, windowMs: flags.window, log: context.logger('http'),
+                  groupId: flags.group, inputTopic: flags.input, topics, windowMs: flags.window, log: context.logger('http'),
                   ...(kpiSerdes.timeKpiSerde === undefined ? {} : { decodeTime: (b: Buffer) => kpiSerdes.timeKpiSerde!.deserialize(b) }),
                   ...(kpiSerdes.countryKpiSerde === undefined ? {} : { decodeCountry: (b: Buffer) => kpiSerdes.countryKpiSerde!.deserialize(b) }),
                 }),
@@ -193,14 +198,14 @@ export const run = (argv: readonly string[], context: CommandContext) =>
         replicationFactor: flags['replication-factor'],
         numStandbyReplicas: flags['standby-replicas'],
         logger: log,
-        deadLetterQueueTopic: KPI_TOPICS.deadLetter,
+        deadLetterQueueTopic: topics.deadLetter,
         deserializationExceptionHandler: KPI_DEAD_LETTER_HANDLER,
         ...(dashboard === undefined ? {} : { applicationServer: dashboard.advertised }),
         outputTopics: [
-          { name: KPI_TOPICS.time, partitions: kpiPartitions, compacted: true },
-          { name: KPI_TOPICS.country, partitions: kpiPartitions, compacted: true },
-          { name: KPI_TOPICS.deadLetter, partitions: 1, logAppendTime: true },
-          { name: KPI_TOPICS.late, partitions: 1, logAppendTime: true },
+          { name: topics.time, partitions: kpiPartitions, compacted: true },
+          { name: topics.country, partitions: kpiPartitions, compacted: true },
+          { name: topics.deadLetter, partitions: 1, logAppendTime: true },
+          { name: topics.late, partitions: 1, logAppendTime: true },
         ],
         ...(Number.isInteger(txnUnknownEvery) && txnUnknownEvery > 0 ? { faults: { txnUnknownEvery } } : {}),
       }, threads > 1 ? topologySource : undefined);

@@ -47,7 +47,7 @@ async function simulate(topic: string, count: number, seed: number) {
   expect(r.code, r.output).toBe(0);
 }
 
-async function expectMatchesReference(topic: string, sink: string, group: string) {
+async function expectMatchesReference(topic: string, sink: string, group: string, prefix = '') {
   const { ref, invalid, closedTime, closedCountry } = await referenceFor(topic);
   expect(closedTime.length).toBeGreaterThan(5);
   const files = await eventually(() => readDataset(join(sink, 'time-kpis')), (l) => l.length >= closedTime.length);
@@ -55,15 +55,15 @@ async function expectMatchesReference(topic: string, sink: string, group: string
   expect(await readDataset(join(sink, 'time-country-kpis'))).toEqual(closedCountry);
   // Update mode: the compacted topic's latest value per window equals the reference, open windows included.
   const latest = await eventually(
-    async () => latestByKey(await readTopic(kafka.bootstrap, 'kpi-time')),
+    async () => latestByKey(await readTopic(kafka.bootstrap, `${prefix}kpi-time`)),
     (m) => [...m.values()].filter((v) => v.includes(`"start":"2020-09-18`)).length >= ref.time.length,
   );
   const ours = [...latest.values()].filter((v) => ref.time.some((t) => t.slice(0, 60) === v.slice(0, 60)));
   expect(ours.sort()).toEqual([...ref.time].sort());
-  const dead = (await readTopic(kafka.bootstrap, 'invoices-dead-letter')).filter((r) => r.headers['rs-source-topic'] === topic);
+  const dead = (await readTopic(kafka.bootstrap, `${prefix}invoices-dead-letter`)).filter((r) => r.headers['rs-source-topic'] === topic);
   expect(dead).toHaveLength(invalid);
   for (const d of dead) expect(d.headers['rs-reason']).toMatch(/^[a-z-]+$/);
-  const late = (await readTopic(kafka.bootstrap, 'invoices-late')).filter((r) => r.headers['rs-source-topic'] === topic);
+  const late = (await readTopic(kafka.bootstrap, `${prefix}invoices-late`)).filter((r) => r.headers['rs-source-topic'] === topic);
   expect(late).toHaveLength(ref.late);
   void group;
 }
@@ -103,13 +103,15 @@ describe('retail-streams run on a real broker', () => {
   it('--threads 2 runs two stream threads (worker threads, one group member each) that share the partitions and give the reference KPIs', async () => {
     const sink = await mkdtemp(join(tmpdir(), 'rs-run-threads-'));
     await createTopic('inv-threads', 4);
-    const p = startCli(runArgs('inv-threads', 'g-threads', sink, ['--threads', '2']));
+    // --topic-prefix too: its outputs go to t2-kpi-time, t2-invoices-dead-letter, ... only.
+    const p = startCli(runArgs('inv-threads', 'g-threads', sink, ['--threads', '2', '--topic-prefix', 't2-']));
     try {
       // Each thread is a member with partitions of its own: both say so, under their own tag.
       await p.waitFor(/\[thread-1\] joined group g-threads: (?!no partitions)/);
       await p.waitFor(/\[thread-2\] joined group g-threads: (?!no partitions)/);
       await simulate('inv-threads', 8000, 13);
-      await expectMatchesReference('inv-threads', sink, 'g-threads');
+      await expectMatchesReference('inv-threads', sink, 'g-threads', 't2-');
+      expect((await readTopic(kafka.bootstrap, 'invoices-dead-letter')).filter((r) => r.headers['rs-source-topic'] === 'inv-threads')).toHaveLength(0);
     } finally {
       expect(await p.stop()).toBe(0);
     }
