@@ -11,6 +11,8 @@ import type { Admin } from 'kafkajs';
 import type { BenchConfig } from '../config.ts';
 import type { CaughtUpRun } from '../kpi-run.ts';
 
+export type BenchTopic = 'full' | 'short' | 'tiny';
+
 /** Everything a contender's run needs from the harness. */
 export interface RunContext {
   readonly admin: Admin;
@@ -31,6 +33,12 @@ export interface Contender {
   readonly unit: 'invoices/s' | 'records/s';
   /** Output topics' prefix when it writes KPIs (cross-checked against `run`), else undefined. */
   readonly outputPrefix?: string;
+  /**
+   * Which of the bench's topics it is measured on: the whole one (default), or for a peer too
+   * slow for that within the bench's time, its first tenth (`short`) or first 1/200 (`tiny`),
+   * compared with `run` over the same records.
+   */
+  readonly topic?: BenchTopic;
   /**
    * Install / build / create topics, outside the timed rounds. Rejects with an Error whose message
    * says exactly why the contender cannot run here; the report then shows that reason.
