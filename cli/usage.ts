@@ -6,7 +6,7 @@ export const runUsage =
 export const replayUsage =
   'retail-streams replay --input FILE|- --out DIR [--window 1m] [--grace 10m] [--max-future 1h|off] [--overwrite]';
 export const watchUsage =
-  'retail-streams watch --brokers H:P [--every 5s --windows 5] [--kafka-config FILE --kafka-tls --kafka-ca FILE --kafka-cert FILE --kafka-key FILE --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512 --kafka-username USER --kafka-password-file FILE]';
+  'retail-streams watch --brokers H:P [--every 5s --windows 5 --topic-prefix P] [--kafka-config FILE --kafka-tls --kafka-ca FILE --kafka-cert FILE --kafka-key FILE --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512 --kafka-username USER --kafka-password-file FILE]';
 export const describeUsage = 'retail-streams describe [--window 1m] [--grace 10m] [the Kafka security flags: shown redacted]';
 /** Where the Kafka password comes from: never a flag. */
 export const kafkaPasswordUsage = 'Kafka password: KAFKA_PASSWORD or --kafka-password-file FILE (never a flag); the same settings from KAFKA_* variables or --kafka-config FILE; registry: REGISTRY_USERNAME + REGISTRY_PASSWORD or REGISTRY_TOKEN; HDFS: HDFS_DELEGATION_TOKEN';

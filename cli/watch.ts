@@ -7,13 +7,15 @@ import { Kafka, logLevel } from 'kafkajs';
 import { PositiveDuration, IntFromString, decodeFlags } from './flags.ts';
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { kafkajsSecurity } from '../topology/runtimes/kafka/security.ts';
-import { KPI_TOPICS } from './run.ts';
+import { kpiTopics } from './run-topology.ts';
 import type { CountryKpi, TimeKpi } from '../processors/kpi.ts';
 
 const WatchFlags = Schema.Struct({
   brokers: Brokers,
   every: Schema.optionalWith(PositiveDuration, { default: () => 5_000 }),
   windows: Schema.optionalWith(IntFromString(1, 100), { default: () => 5 }),
+  /** The `run --topic-prefix` of the pipeline to watch. */
+  'topic-prefix': Schema.optionalWith(Schema.String, { default: () => '' }),
   ...KafkaSecurityFields,
 });
 
@@ -40,10 +42,11 @@ export const watch = (argv: readonly string[]) =>
     const flags = yield* decodeFlags(
       'watch',
       argv,
-      { brokers: { type: 'string' }, every: { type: 'string' }, windows: { type: 'string' }, ...KAFKA_SECURITY_SPEC },
+      { brokers: { type: 'string' }, every: { type: 'string' }, windows: { type: 'string' }, 'topic-prefix': { type: 'string' }, ...KAFKA_SECURITY_SPEC },
       WatchFlags,
-      { brokers: 'RS_BROKERS', ...KAFKA_SECURITY_ENV },
+      { brokers: 'RS_BROKERS', 'topic-prefix': 'RS_TOPIC_PREFIX', ...KAFKA_SECURITY_ENV },
     );
+    const topics = kpiTopics(flags['topic-prefix']);
     const security = yield* kafkaSecurityFrom('watch', flags);
     const time = new Map<string, TimeKpi>();
     const country = new Map<string, CountryKpi>();
@@ -55,12 +58,12 @@ export const watch = (argv: readonly string[]) =>
       Effect.tryPromise({
         try: async () => {
           await consumer.connect();
-          await consumer.subscribe({ topics: [KPI_TOPICS.time, KPI_TOPICS.country], fromBeginning: true });
+          await consumer.subscribe({ topics: [topics.time, topics.country], fromBeginning: true });
           await consumer.run({
             eachMessage: async ({ topic, message }) => {
               if (message.key === null || message.value === null) return;
               const key = message.key.toString();
-              if (topic === KPI_TOPICS.time) time.set(key, JSON.parse(message.value.toString()) as TimeKpi);
+              if (topic === topics.time) time.set(key, JSON.parse(message.value.toString()) as TimeKpi);
               else country.set(key, JSON.parse(message.value.toString()) as CountryKpi);
             },
           });
