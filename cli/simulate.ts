@@ -1,6 +1,7 @@
 import * as Effect from 'effect/Effect';
 import * as Schema from 'effect/Schema';
 import { simulate as produce } from '../simulator/producer.ts';
+import { FEED_SHAPE, LINE_SHAPES } from '../simulator/generator.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import { Duration, IntFromString, PositiveDuration, RatioFromString, decodeFlags } from './flags.ts';
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
@@ -86,6 +87,8 @@ const SimulateFlags = Schema.Struct({
   /** The topology's grace: out-of-order invoices stay within it, late ones go past it. */
   grace: Schema.optionalWith(Duration, { default: () => 600_000 }),
   'event-rate': Schema.optional(IntFromString(1, 10_000_000)),
+  /** `compact` JSON (the default) or `feed`: the original feed's formatting and event-time spread. */
+  shape: Schema.optionalWith(Schema.Literal(...LINE_SHAPES), { default: () => 'compact' as const }),
   ...KafkaSecurityFields,
 });
 
@@ -128,6 +131,7 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
           badRatio: flags['bad-ratio'],
           outOfOrderRatio: flags['out-of-order-ratio'],
           graceMs: flags.grace,
+          shape: flags.shape,
           format: flags.format,
           schemaVersion: flags['schema-version'],
           ...(flags.registry === undefined ? {} : { registry: flags.registry, registryOptions }),
@@ -137,7 +141,8 @@ export const simulate = (argv: readonly string[], context: CommandContext) =>
           ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
           ...(flags.count === undefined ? {} : { count: flags.count }),
           ...(flags.start === undefined ? {} : { startTime: flags.start }),
-          ...(flags['event-rate'] === undefined ? {} : { eventRate: flags['event-rate'] }),
+          // The feed shape's own event rate (a few dozen a second) unless one is given.
+          ...(flags['event-rate'] !== undefined ? { eventRate: flags['event-rate'] } : flags.shape === 'feed' ? { eventRate: FEED_SHAPE.eventRate } : {}),
         }),
       catch: (e) =>
         e instanceof SchemaRefusedError

@@ -333,29 +333,90 @@ function countryOf(b: Uint8Array, from: number, to: number, high: boolean): stri
   return text;
 }
 
-// Many invoices share a second, and an out-of-order one is mostly followed by the current
-// second again: the two most recent timestamps' bytes and epoch ms.
-const TS_BYTES = 64;
-const tsBytes = [new Uint8Array(TS_BYTES), new Uint8Array(TS_BYTES)] as const;
-const tsLength = new Int32Array([-1, -1]);
-const tsValue = new Float64Array(2);
-let tsRecent = 0;
+// Timestamps are read straight from their bytes to epoch ms: no string, no regex, no Date, and
+// no cache to miss. A cache of the last timestamps' bytes only paid off while consecutive lines
+// shared their text; the feed's lines (seconds out of order, some at +01:00) mostly do not, and
+// comparing the bytes costs about as much as reading them.
+const DASH = MINUS;
+const SPACE = 0x20;
+const T = 0x54;
+const Z = 0x5a;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const DAY_MS = 86_400_000;
 
-/** Epoch ms of the ASCII timestamp bytes [from, to); NaN when not an instant. */
+/** Two ASCII digits at `i` as a number, or -1000 when either is not a digit (any sum then stays negative). */
+function twoDigits(b: Uint8Array, i: number): number {
+  const h = b[i]! - ZERO;
+  const l = b[i + 1]! - ZERO;
+  return h >= 0 && h <= 9 && l >= 0 && l <= 9 ? h * 10 + l : -1000;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil), as Date counts them. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+/**
+ * Epoch ms of the timestamp bytes [from, to) in the forms the feed uses: `YYYY-MM-DD HH:MM:SS`
+ * or with `T`, an optional fraction, then nothing, `Z`, `±HH`, `±HHMM` or `±HH:MM`. It gives
+ * exactly what `parseTimestamp` gives for them; anything else (and every invalid value, so
+ * that one function decides those) goes to `parseTimestamp`.
+ */
 function timestampOf(b: Uint8Array, from: number, to: number): number {
-  if (bytesEqual(b, from, to, tsBytes[tsRecent]!, tsLength[tsRecent]!)) return tsValue[tsRecent]!;
-  const other = 1 - tsRecent;
-  if (bytesEqual(b, from, to, tsBytes[other]!, tsLength[other]!)) {
-    tsRecent = other;
-    return tsValue[other]!;
+  const n = to - from;
+  if (n < 19) return parseTimestamp(latin1(b, from, to));
+  const f = from;
+  const sep = b[f + 10];
+  const yh = twoDigits(b, f);
+  const yl = twoDigits(b, f + 2);
+  const month = twoDigits(b, f + 5);
+  const day = twoDigits(b, f + 8);
+  const hour = twoDigits(b, f + 11);
+  const minute = twoDigits(b, f + 14);
+  const second = twoDigits(b, f + 17);
+  if (
+    b[f + 4] !== DASH || b[f + 7] !== DASH || (sep !== SPACE && sep !== T) || b[f + 13] !== COLON || b[f + 16] !== COLON ||
+    yh < 0 || yl < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59
+  )
+    return parseTimestamp(latin1(b, from, to));
+  const year = yh * 100 + yl;
+  const leap = (year & 3) === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return parseTimestamp(latin1(b, from, to));
+  let i = f + 19;
+  let ms = 0;
+  if (i < to && b[i] === DOT) {
+    // 1-9 fraction digits; milliseconds are the first three, as the reference truncates them.
+    const digitsFrom = ++i;
+    while (i < to && isDigit(b[i]!)) i++;
+    const digits = i - digitsFrom;
+    if (digits === 0 || digits > 9) return parseTimestamp(latin1(b, from, to));
+    ms = (b[digitsFrom]! - ZERO) * 100 + (digits > 1 ? (b[digitsFrom + 1]! - ZERO) * 10 : 0) + (digits > 2 ? b[digitsFrom + 2]! - ZERO : 0);
   }
-  const ts = parseTimestamp(latin1(b, from, to));
-  if (Number.isNaN(ts) || to - from > TS_BYTES) return ts;
-  tsBytes[other]!.set(b.subarray(from, to));
-  tsLength[other] = to - from;
-  tsValue[other] = ts;
-  tsRecent = other;
-  return ts;
+  let offsetMin = 0;
+  if (i < to) {
+    const z = b[i]!;
+    if (z === Z) i++;
+    else if (z === PLUS || z === MINUS) {
+      const oh = i + 3 <= to ? twoDigits(b, i + 1) : -1;
+      let om = 0;
+      let j = i + 3;
+      if (j < to && b[j] === COLON) j++;
+      if (j < to) {
+        om = j + 2 <= to ? twoDigits(b, j) : -1;
+        j += 2;
+      } else if (j !== i + 3) om = -1; // a colon with no minutes
+      if (oh < 0 || oh > 23 || om < 0 || om > 59) return parseTimestamp(latin1(b, from, to));
+      offsetMin = (z === MINUS ? -1 : 1) * (oh * 60 + om);
+      i = j;
+    } else return parseTimestamp(latin1(b, from, to));
+  }
+  if (i !== to) return parseTimestamp(latin1(b, from, to));
+  return daysFromCivil(year, month, day) * DAY_MS + ((hour * 60 + minute - offsetMin) * 60 + second) * 1000 + ms;
 }
 
 // Bits of the fields seen, to tell duplicates (JSON.parse keeps the last; we leave them to it).
