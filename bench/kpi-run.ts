@@ -93,6 +93,8 @@ export async function kpiRun(o: {
   threads?: number;
   /** Processes of `run` in the group, started together (default 1). */
   processes?: number;
+  /** `run --topic-prefix`: KPI, dead-letter and late topics of their own. */
+  topicPrefix?: string;
   /** Extra arguments for the node process (e.g. --cpu-prof). */
   nodeArgs?: readonly string[];
   /** Schema registry for Avro input. */
@@ -108,6 +110,7 @@ export async function kpiRun(o: {
     if (o.client !== undefined) extra.push('--client', o.client);
     if (o.guarantee !== undefined) extra.push('--guarantee', o.guarantee);
     if (o.threads !== undefined) extra.push('--threads', String(o.threads));
+    if (o.topicPrefix !== undefined) extra.push('--topic-prefix', o.topicPrefix);
     const children = Array.from({ length: o.processes ?? 1 }, (_, i) => new Child(`run ${i + 1}`, process.execPath, [...(o.nodeArgs ?? []), ...args(i)], { logFile: o.logFile }));
     return await measureCaughtUp({ admin: o.admin, child: children, group: o.group, input: o.input, inputEnd: o.inputEnd, timeoutMs: o.timeoutMs });
   } finally {

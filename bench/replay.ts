@@ -74,9 +74,3 @@ export const duckdbOnce = (file: string, logFile: string, out?: string, reader: 
     const m = /duckdb: read (\d+) lines, .* in (\d+) ms/.exec(stdout);
     return m === null ? null : { lines: Number(m[1]), seconds: Number(m[2]) / 1000 };
   });
-
-/**
- * @deprecated The bare JSON.parse loop is gone: the project's scanner beats it, so it bounded
- * nothing. This is the scan loop under the old name, until bench/run.ts switches to `scanLoopOnce`.
- */
-export const bareParseOnce = scanLoopOnce;

@@ -11,17 +11,21 @@ import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { consumerPerf, producerPerf } from './broker-limits.ts';
 import { config as c } from './config.ts';
-import { crossCheck } from './cross-check.ts';
+import { crossCheckAll } from './cross-check.ts';
 import { exportJsonl, preloadTopic, CLI } from './dataset.ts';
-import { buildPeer, createPeerTopics, peerRun } from './kafka-streams-peer.ts';
-import { cliAccepts, kpiRun, type StoreKind } from './kpi-run.ts';
+import { kafkaStreamsContenders } from './kafka-streams-peer.ts';
+import { cliAccepts, kpiRun } from './kpi-run.ts';
 import { latencyRep, type LatencyRep } from './latency.ts';
-import { bareParseOnce, replayOnce, type FileRate } from './replay.ts';
+import { nodePythonContenders } from './node-python-peers.ts';
+import { describeProfile, profileDir } from './profile.ts';
+import { duckdbOnce, replayOnce, scanLoopOnce, type FileRate } from './replay.ts';
+import { checkReplayAgainstDuckdb, describeCheck } from './replay-check.ts';
 import { stateBench } from './state.ts';
 import { figure, makeRatio, markdown, missing, ratioOf, svg, updateReadme, type Figure, type Machine, type Report } from './report.ts';
 import { runToEnd } from './support/child.ts';
 import { admin as makeAdmin, createTopic, endOffsets, repoRoot, startBroker, sum, type Broker } from './support/kafka.ts';
 import { startRegistry, type Registry } from './support/registry.ts';
+import type { BenchTopic, Contender } from './support/peer.ts';
 import { median } from './support/stats.ts';
 
 const t0 = performance.now();
@@ -45,6 +49,28 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
 
 const figures: Record<string, Figure> = {};
 const notes: string[] = [];
+const crossChecks: { key: string; label: string; keys: number; same: number; deadLetters: { ours: number; peer: number }; first: string | undefined }[] = [];
+
+/** A small seeded generator: the shuffles of one run are reproducible from its seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const shuffled = <T>(xs: readonly T[], random: () => number): T[] => {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+};
 
 /** Runs `fn` for each repetition; a failed repetition is logged and left out of the median. */
 async function reps<T>(name: string, fn: (rep: number) => Promise<T>, describe: (t: T) => string, spareAttempts = 0): Promise<{ ok: T[]; errors: string[] }> {
@@ -90,7 +116,6 @@ process.once('SIGTERM', () => process.exit(143));
 
 try {
   say(`scale ${c.scale}, ${c.reps} repetitions, steps ${[...c.steps].join(',')}; logs in ${logDir}`);
-  const peerBuild = c.steps.has('peer') ? buildPeer(log('mvn')).then(() => undefined, (e: unknown) => e as Error) : Promise.resolve(undefined);
   if (c.bootstrap === undefined) {
     broker = await startBroker();
     say(`broker up at ${broker.bootstrap}`);
@@ -103,25 +128,42 @@ try {
   // The KPI update topics, made by us so that their records carry the broker's append time (latency).
   await createTopic(admin, 'kpi-time', 1, { 'cleanup.policy': 'compact', 'message.timestamp.type': 'LogAppendTime' });
   await createTopic(admin, 'kpi-time-country', 1, { 'cleanup.policy': 'compact', 'message.timestamp.type': 'LogAppendTime' });
-  await createPeerTopics(admin);
 
   // ------------------------------------------------------------------ data set
-  const input = `bench-invoices-${c.invoices}`;
+  // The throughput topic (the bench's compact JSON, 1,000 invoices per event-second), its first
+  // tenth (the RSS baseline: memory over a run 10x shorter), and the same invoices shaped like
+  // the original feed (Python's JSON formatting, a few dozen invoices per event-second, offsets,
+  // non-ASCII countries); the replay files in both shapes.
   const file = join(work, 'invoices.jsonl');
+  const feedFile = join(work, 'invoices-feed.jsonl');
   const exported = exportJsonl(c, file, c.replayLines);
-  let inputEnd = (await admin.listTopics()).includes(input) ? await endOffsets(admin, input) : new Map<number, number>();
-  if (sum(inputEnd) !== c.invoices) {
-    if (inputEnd.size > 0) throw new Error(`topic ${input} exists with ${sum(inputEnd)} records, not ${c.invoices}: use a fresh broker`);
-    say(`preloading ${c.invoices.toLocaleString('en-US')} invoices into ${input} (${c.partitions} partitions)`);
-    const p = await preloadTopic(c, bootstrap, input, log('simulate'));
-    figures['preload'] = figure('Preload with `simulate --rate 0` (kafkajs producer, acks=all)', 'invoices/s', [p.rate], { note: `${c.invoices.toLocaleString('en-US')} invoices in ${p.seconds.toFixed(0)} s; set-up, not a target` });
-    say(`preloaded in ${p.seconds.toFixed(1)} s (${fmtRate(p.rate)})`);
-    inputEnd = await endOffsets(admin, input);
-  }
+  const feedExported = c.steps.has('replay') ? exportJsonl(c, feedFile, c.replayLines, 'feed') : Promise.resolve({ lines: 0, bytes: 0 });
+  const preloaded = async (topic: string, count: number, shape: 'compact' | 'feed'): Promise<{ topic: string; end: Map<number, number>; records: number }> => {
+    let end = (await admin.listTopics()).includes(topic) ? await endOffsets(admin, topic) : new Map<number, number>();
+    if (sum(end) !== count) {
+      if (end.size > 0) throw new Error(`topic ${topic} exists with ${sum(end)} records, not ${count}: use a fresh broker`);
+      say(`preloading ${count.toLocaleString('en-US')} ${shape}-shaped invoices into ${topic} (${c.partitions} partitions)`);
+      const p = await preloadTopic(c, bootstrap, topic, log(`simulate-${shape}-${count}`), { count, shape });
+      if (topic === input) figures['preload'] = figure('Preload with `simulate --rate 0` (acks=all)', 'invoices/s', [p.rate], { note: `${count.toLocaleString('en-US')} invoices in ${p.seconds.toFixed(0)} s; set-up, not a target` });
+      say(`preloaded in ${p.seconds.toFixed(1)} s (${fmtRate(p.rate)})`);
+      end = await endOffsets(admin, topic);
+    }
+    return { topic, end, records: sum(end) };
+  };
+  const input = `bench-invoices-${c.invoices}`;
+  const inputEnd = (await preloaded(input, c.invoices, 'compact')).end;
   const total = sum(inputEnd);
+  const shortInput = c.steps.has('run') || c.steps.has('peers') ? await preloaded(`bench-invoices-${Math.round(c.invoices / 10)}`, Math.round(c.invoices / 10), 'compact') : undefined;
+  const tinyInput = c.steps.has('peers') ? await preloaded(`bench-invoices-${c.tinyInvoices}`, c.tinyInvoices, 'compact') : undefined;
+  /** The topic a contender is measured on, and the prefix of `run`'s KPI topics over the same records. */
+  const benchTopic = (t: BenchTopic = 'full') =>
+    t === 'short' && shortInput !== undefined ? { ...shortInput, runPrefix: 'bench-short-' } : t === 'tiny' && tinyInput !== undefined ? { ...tinyInput, runPrefix: 'bench-tiny-' } : { topic: input, end: inputEnd, records: total, runPrefix: '' };
+  // Half the size: a few dozen invoices per event-second make many more windows per invoice, not more throughput to show.
+  const feedInput = c.steps.has('run') ? await preloaded(`bench-invoices-feed-${Math.round(c.invoices / 2)}`, Math.round(c.invoices / 2), 'feed') : undefined;
   const { bytes: fileBytes } = await exported;
+  const { bytes: feedBytes } = await feedExported;
   const avgBytes = fileBytes / c.replayLines;
-  say(`exported ${c.replayLines.toLocaleString('en-US')} lines for replay (${(fileBytes / 2 ** 20).toFixed(0)} MiB, ${avgBytes.toFixed(0)} B/invoice)`);
+  say(`exported ${c.replayLines.toLocaleString('en-US')} lines for replay (${(fileBytes / 2 ** 20).toFixed(0)} MiB, ${avgBytes.toFixed(0)} B/invoice; feed-shaped ${(feedBytes / 2 ** 20).toFixed(0)} MiB)`);
 
   // ------------------------------------------------------------------ broker limits
   if (c.steps.has('broker')) {
@@ -166,11 +208,14 @@ try {
     }
   }
 
-  // ------------------------------------------------------------------ throughput: clients, run, peer (interleaved)
-  type Throughput = { rate: number; steadyRate?: number; allStagesRate?: number; peakRssMb?: number };
-  type Contender = { key: string; label: string; unit: string; run: (rep: number) => Promise<Throughput> };
-  const contenders: Contender[] = [];
-  const rawClient = (key: string, label: string, script: string): Contender => ({
+  // ------------------------------------------------------------------ throughput: clients, run, peers (interleaved, order shuffled each round)
+  // Every contender is measured by one stopping rule (kpi-run.ts measureCaughtUp: from process
+  // start until the group's committed input offsets reach the end offsets; the raw clients until
+  // every record has arrived), a fresh group each time, one repetition of each per round.
+  type Measured = { rate: number; steadyRate?: number; allStagesRate?: number; peakRssMb?: number; firstCommitMs?: number; inputMs?: number };
+  type Entry = { key: string; label: string; unit: string; outputPrefix?: string; prepare?: () => Promise<void>; run: (rep: number) => Promise<Measured> };
+  const contenders: Entry[] = [];
+  const rawClient = (key: string, label: string, script: string): Entry => ({
     key,
     label,
     unit: 'records/s',
@@ -194,44 +239,64 @@ try {
   }
   if (c.steps.has('clients')) {
     if (process.env.CONFLUENT_CLIENT) contenders.push(rawClient('client.confluent', '@confluentinc/kafka-javascript (librdkafka), consume only (KafkaJS API, eachBatch, no commits)', 'confluent-consume.ts'));
-    contenders.push(rawClient('client.kafkajs', 'kafkajs, consume only (eachBatch, no commits)', 'kafkajs-consume.ts'));
-    contenders.push(rawClient('client.platformatic', '@platformatic/kafka, consume only (stream, no commits)', 'platformatic-consume.ts'));
+    contenders.push(rawClient('client.kafkajs', 'kafkajs, consume only (eachBatch, no commits; run\'s fetch settings)', 'kafkajs-consume.ts'));
+    contenders.push(rawClient('client.platformatic', '@platformatic/kafka, consume only (its consumer stream, no commits; run\'s fetch settings)', 'platformatic-consume.ts'));
+    contenders.push(rawClient('client.adapter', 'the runtime\'s own consumer (@platformatic/kafka adapter: own Fetch reading and record decoder), consume only', 'adapter-consume.ts'));
   }
-  const runVariant = (key: string, label: string, store: StoreKind, topic: string, end: ReadonlyMap<number, number>, registryUrl?: string, how: { client?: 'kafkajs' | 'platformatic'; guarantee?: 'at-least-once' | 'exactly-once' } = {}): Contender => ({
+  const runVariant = (key: string, label: string, topic: string, end: ReadonlyMap<number, number>, how: Partial<Parameters<typeof kpiRun>[0]> = {}): Entry => ({
     key,
     label,
     unit: 'invoices/s',
-    run: (rep) => kpiRun({ admin, bootstrap, group: `bench-${key.replace(/\./g, '-')}-${runId}-${rep}`, input: topic, inputEnd: end, store, logFile: log(key), timeoutMs: 8 * 60_000, ...(registryUrl === undefined ? {} : { registry: registryUrl }), ...how }),
+    run: (rep) => kpiRun({ admin, bootstrap, group: `bench-${key.replace(/\./g, '-')}-${runId}-${rep}`, input: topic, inputEnd: end, store: 'memory', logFile: log(key), timeoutMs: 8 * 60_000, ...how }),
   });
   if (c.steps.has('run')) {
-    // The in-memory JSON run last of the three: its kpi-time updates are the ones the peer's are checked against.
-    if (avroInput !== undefined) contenders.push(runVariant('run.memory.avro', '`run`, in-memory store, Avro', 'memory', avroInput.topic, avroInput.end, registry!.url));
-    if (rocksdb) contenders.push(runVariant('run.rocksdb.json', '`run`, RocksDB store, JSON', 'rocksdb', input, inputEnd));
+    // Its own KPI topics too (the Avro simulator's invoices are not the JSON topic's).
+    if (avroInput !== undefined) contenders.push(runVariant('run.memory.avro', '`run`, in-memory store, Avro', avroInput.topic, avroInput.end, { registry: registry!.url, topicPrefix: 'bench-avro-' }));
+    if (rocksdb) contenders.push(runVariant('run.rocksdb.json', '`run`, RocksDB store, JSON', input, inputEnd, { store: 'rocksdb' }));
     // Per client adapter: at-least-once on both, exactly-once (v2) on @platformatic/kafka, the
     // default; kafkajs refuses exactly-once (README, Kafka clients).
-    contenders.push(runVariant('run.kafkajs.json', '`run --client kafkajs`, in-memory, JSON', 'memory', input, inputEnd, undefined, { client: 'kafkajs' }));
-    contenders.push(runVariant('run.platformatic.eos', '`run --guarantee exactly-once` (@platformatic/kafka, v2), in-memory, JSON', 'memory', input, inputEnd, undefined, { guarantee: 'exactly-once' }));
-    contenders.push(runVariant('run.memory.json', '`run`, in-memory store, JSON (@platformatic/kafka, at-least-once)', 'memory', input, inputEnd));
+    contenders.push(runVariant('run.kafkajs.json', '`run --client kafkajs`, in-memory, JSON', input, inputEnd, { client: 'kafkajs' }));
+    contenders.push(runVariant('run.platformatic.eos', '`run --guarantee exactly-once` (@platformatic/kafka, v2), in-memory, JSON', input, inputEnd, { guarantee: 'exactly-once' }));
+    contenders.push(runVariant('run.threads2', '`run --threads 2` (two stream threads in worker threads), in-memory, JSON', input, inputEnd, { threads: 2 }));
+    contenders.push(runVariant('run.processes2', '`run`, two processes in one group, in-memory, JSON', input, inputEnd, { processes: 2 }));
+    // Other data, so KPI topics of their own: `run`'s (same data whatever the variant) are what the peers are checked against.
+    if (feedInput !== undefined) contenders.push(runVariant('run.feed', '`run` on the feed-shaped topic, in-memory', feedInput.topic, feedInput.end, { topicPrefix: 'bench-feed-' }));
+    if (shortInput !== undefined) contenders.push(runVariant('run.short', `\`run\` over the first ${shortInput.records.toLocaleString('en-US')} invoices only (the RSS baseline, and the work of the peers measured on it)`, shortInput.topic, shortInput.end, { topicPrefix: 'bench-short-' }));
+    if (tinyInput !== undefined) contenders.push(runVariant('run.tiny', `\`run\` over the first ${tinyInput.records.toLocaleString('en-US')} invoices only (the work of the peers measured on it)`, tinyInput.topic, tinyInput.end, { topicPrefix: 'bench-tiny-' }));
+    contenders.push(runVariant('run.memory.json', '`run`, in-memory store, JSON (@platformatic/kafka, at-least-once)', input, inputEnd));
   }
-  if (c.steps.has('peer')) {
-    const built = await peerBuild;
-    if (built instanceof Error) {
-      figures['peer'] = missing('Kafka Streams 4.4 peer (Java), in-memory stores', 'invoices/s', 'failed', errorText(built));
-    } else {
+  // The peers: each prepared (built, installed, topics made) outside the timed rounds; one that
+  // cannot run here is reported with the reason its prepare() gave.
+  const peerCtx = { admin, c, bootstrap, input, inputEnd };
+  const referenceOf = new Map<string, { key: string; prefix: string }>();
+  const peers: Contender[] = [...(c.steps.has('peer') ? kafkaStreamsContenders() : []), ...(c.steps.has('peers') ? nodePythonContenders() : [])];
+  for (const p of peers) {
+    const t = performance.now();
+    try {
+      await p.prepare({ ...peerCtx, logFile: log(`${p.key}-prepare`) });
+      say(`${p.key}: prepared in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+      const on = benchTopic(p.topic);
+      referenceOf.set(p.key, { key: on.runPrefix === '' ? 'run.memory.json' : on.runPrefix === 'bench-short-' ? 'run.short' : 'run.tiny', prefix: on.runPrefix });
       contenders.push({
-        key: 'peer',
-        label: 'Kafka Streams 4.4 peer (Java, 1 stream thread), in-memory stores',
-        unit: 'invoices/s',
-        run: (rep) => peerRun({ admin, c, bootstrap, applicationId: `bench-peer-${runId}-${rep}`, input, inputEnd, logFile: log('peer'), timeoutMs: 8 * 60_000 }),
+        key: p.key,
+        label: on.topic === input ? p.label : `${p.label} (on the first ${on.records.toLocaleString('en-US')} invoices)`,
+        unit: p.unit,
+        ...(p.outputPrefix === undefined ? {} : { outputPrefix: p.outputPrefix }),
+        run: (rep) => p.run({ ...peerCtx, input: on.topic, inputEnd: on.end, group: `bench-${p.key.replace(/\./g, '-')}-${runId}-${rep}`, logFile: log(p.key), timeoutMs: 10 * 60_000 }),
       });
+    } catch (e) {
+      figures[p.key] = missing(p.label, p.unit, 'not installable', errorText(e));
+      say(`${p.key}: cannot run here: ${errorText(e)}`);
     }
   }
-  const results = new Map<string, { rates: number[]; steady: number[]; allStages: number[]; rss: number[]; errors: string[] }>();
-  for (const k of contenders) results.set(k.key, { rates: [], steady: [], allStages: [], rss: [], errors: [] });
-  // Rounds of one repetition each, so that background load hits every contender alike. A round
-  // that would end past the time budget (less what replay, latency and state take) is not started.
+  const results = new Map<string, { rates: number[]; steady: number[]; allStages: number[]; rss: number[]; startupShare: number[]; errors: string[] }>();
+  for (const k of contenders) results.set(k.key, { rates: [], steady: [], allStages: [], rss: [], startupShare: [], errors: [] });
+  // Rounds of one repetition each, so that background load hits every contender alike, in an
+  // order shuffled each round (seeded: the log says which), so that none always runs first or
+  // last. A round that would end past the time budget (less what the later steps take) is not started.
   const budgetMs = c.budgetMinutes * 60_000;
   let lastRoundMs = 0;
+  const random = mulberry32(c.seed);
   for (let rep = 1; rep <= c.reps && contenders.length > 0; rep++) {
     const roundStart = performance.now();
     if (rep > 1 && roundStart - t0 + lastRoundMs > budgetMs - (c.steps.has('state') ? 12 : 4) * 60_000) {
@@ -240,14 +305,17 @@ try {
       say(text);
       break;
     }
-    for (const k of contenders) {
+    const order = shuffled(contenders, random);
+    say(`round ${rep}: ${order.map((k) => k.key).join(', ')}`);
+    for (const k of order) {
       const acc = results.get(k.key)!;
       try {
         const r = await k.run(rep);
         acc.rates.push(r.rate);
-        if (r.steadyRate !== undefined) acc.steady.push(r.steadyRate);
+        if (r.steadyRate !== undefined && Number.isFinite(r.steadyRate)) acc.steady.push(r.steadyRate);
         if (r.allStagesRate !== undefined) acc.allStages.push(r.allStagesRate);
         if (r.peakRssMb !== undefined) acc.rss.push(r.peakRssMb);
+        if (r.firstCommitMs !== undefined && r.inputMs !== undefined && r.inputMs > 0) acc.startupShare.push(r.firstCommitMs / r.inputMs);
         say(`${k.key} #${rep}: ${fmtRate(r.rate)}${r.steadyRate === undefined ? '' : `, after the first records ${fmtRate(r.steadyRate)}`}${r.allStagesRate === undefined ? '' : `, all stages ${fmtRate(r.allStagesRate)}`}${r.peakRssMb === undefined ? '' : `, peak RSS ${r.peakRssMb.toFixed(0)} MiB`}`);
       } catch (e) {
         acc.errors.push(errorText(e));
@@ -264,6 +332,7 @@ try {
     }
     const extra = [
       acc.steady.length > 0 ? `after the first records: ${fmtRate(median(acc.steady))}` : '',
+      acc.startupShare.length > 0 ? `start-up (to the first commit) ${(median(acc.startupShare) * 100).toFixed(0)}% of the time` : '',
       acc.allStages.length > 0 ? `until the repartition topic is drained too: ${fmtRate(median(acc.allStages))}` : '',
       acc.errors.length > 0 ? `${acc.errors.length} failed: ${acc.errors[0]}` : '',
     ].filter((s) => s !== '').join('; ');
@@ -276,36 +345,73 @@ try {
     if (!avro) figures['run.memory.avro'] = missing('`run`, in-memory store, Avro', 'invoices/s', 'not built', '`simulate --format avro` is not accepted yet');
   }
 
-  if (results.get('peer')?.rates.length && results.get('run.memory.json')?.rates.length) {
-    try {
-      const x = await crossCheck(bootstrap, admin, runId);
-      const text = `KPIs cross-checked: the peer's latest kpi-time update equals \`run\`'s (OPM and total_sale_volume) in ${x.same} of ${x.windows} windows${x.differing.length > 0 ? `; first difference: ${x.differing[0]}` : ''}.`;
-      notes.push(text);
-      say(text);
-    } catch (e) {
-      notes.push(`KPI cross-check with the peer failed: ${errorText(e)}`);
+  // Every KPI field, overall and per country, and the dead-letter count of each peer that writes
+  // KPIs, against `run`'s topics (the latest update per key on both sides).
+  {
+    for (const k of contenders) {
+      const ref = referenceOf.get(k.key) ?? { key: 'run.memory.json', prefix: '' };
+      if (k.outputPrefix === undefined || !results.get(k.key)?.rates.length || !results.get(ref.key)?.rates.length) continue;
+      try {
+        const x = await crossCheckAll(bootstrap, admin, runId, ref.prefix, k.outputPrefix);
+        const keys = x.timeWindows + x.countryWindows;
+        crossChecks.push({ key: k.key, label: k.label, keys, same: x.same, deadLetters: x.deadLetters, first: x.differing[0] });
+        say(`cross-check ${k.key}: ${x.same} of ${keys} keys equal in every field; dead letters run ${x.deadLetters.ours}, peer ${x.deadLetters.peer}${x.differing.length > 0 ? `; first difference: ${x.differing[0]}` : ''}`);
+      } catch (e) {
+        crossChecks.push({ key: k.key, label: k.label, keys: 0, same: 0, deadLetters: { ours: Number.NaN, peer: Number.NaN }, first: `cross-check failed: ${errorText(e)}` });
+      }
     }
   }
 
-  // ------------------------------------------------------------------ replay vs the bare parse loop (interleaved)
+  // Where `run`'s CPU goes: one more run, profiled, outside the timed rounds (its rate is not reported).
+  if (c.steps.has('run')) {
+    const prof = profileDir();
+    try {
+      await kpiRun({ admin, bootstrap, group: `bench-profile-${runId}`, input, inputEnd, store: 'memory', logFile: log('run-profile'), timeoutMs: 8 * 60_000, nodeArgs: prof.nodeArgs, topicPrefix: 'bench-profile-' });
+      const text = describeProfile('`run` (in-memory, JSON, the whole topic; "(idle)" is waiting on the broker)', prof.summary());
+      notes.push(text);
+      say(text);
+    } catch (e) {
+      notes.push(`Profile of \`run\` failed: ${errorText(e)}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ replay against the scan loop and DuckDB, as whole processes, on both shapes (interleaved, shuffled)
   if (c.steps.has('replay')) {
-    const replays: FileRate[] = [];
-    const bares: FileRate[] = [];
-    for (let rep = 1; rep <= c.reps; rep++) {
+    for (const shape of ['feed', 'compact'] as const) {
+      const f = shape === 'feed' ? feedFile : file;
+      const bytes = shape === 'feed' ? feedBytes : fileBytes;
+      const programs = [
+        { key: `replay.${shape}`, label: `\`replay\` (file in, KPI files out, no broker), ${shape}-shaped file`, unit: 'invoices/s', once: (rep: number) => replayOnce(f, log(`replay-${shape}`), join(work, `replay-${shape}-${rep}`)) },
+        { key: `scan.${shape}`, label: `Scan loop: read + the project's own invoice decoder, no KPIs (the decode limit), ${shape}-shaped`, unit: 'lines/s', once: () => scanLoopOnce(f, log(`scan-${shape}`)) },
+        { key: `duckdb.${shape}`, label: `DuckDB (@duckdb/node-api) computing the same KPIs from the same file, ${shape}-shaped`, unit: 'invoices/s', once: (rep: number) => duckdbOnce(f, log(`duckdb-${shape}`), join(work, `duckdb-${shape}-${rep}`)) },
+      ];
+      const got = new Map<string, FileRate[]>(programs.map((p) => [p.key, []]));
+      for (let rep = 1; rep <= c.reps; rep++) {
+        for (const p of shuffled(programs, random)) {
+          try {
+            const r = await p.once(rep);
+            got.get(p.key)!.push(r);
+            say(`${p.key} #${rep}: ${fmtRate(r.rate)} (${r.wallSeconds.toFixed(2)} s whole process, ${r.seconds.toFixed(2)} s its own timing)`);
+          } catch (e) {
+            say(`${p.key} #${rep} FAILED: ${errorText(e)}`);
+            notes.push(`${p.key} repetition ${rep} failed: ${errorText(e)}`);
+          }
+        }
+      }
+      const lines = `${c.replayLines.toLocaleString('en-US')} lines, ${(bytes / 2 ** 20).toFixed(0)} MiB; lines / whole-process seconds (start-up included)`;
+      for (const p of programs) {
+        const rs = got.get(p.key)!;
+        figures[p.key] = rs.length > 0 ? figure(p.label, p.unit, rs.map((r) => r.rate), { note: `${lines}; peak RSS ${median(rs.map((r) => r.peakRssMb)).toFixed(0)} MiB` }) : missing(p.label, p.unit, 'failed', '');
+      }
       try {
-        const b = await bareParseOnce(file, log('bare-parse'));
-        bares.push(b);
-        const r = await replayOnce(file, log('replay'));
-        replays.push(r);
-        say(`replay #${rep}: ${fmtRate(r.rate)} vs bare parse ${fmtRate(b.rate)} (${((r.rate / b.rate) * 100).toFixed(0)}%)`);
+        const x = checkReplayAgainstDuckdb(join(work, `replay-${shape}-1`), join(work, `duckdb-${shape}-1`));
+        const text = `Replay against DuckDB, ${shape}-shaped file: ${describeCheck(x)}.`;
+        notes.push(text);
+        say(text);
       } catch (e) {
-        say(`replay #${rep} FAILED: ${errorText(e)}`);
-        notes.push(`replay repetition ${rep} failed: ${errorText(e)}`);
+        notes.push(`Replay against DuckDB, ${shape}-shaped file: the check failed: ${errorText(e)}`);
       }
     }
-    const lines = `${c.replayLines.toLocaleString('en-US')} lines, ${(fileBytes / 2 ** 20).toFixed(0)} MiB`;
-    figures['replay'] = replays.length > 0 ? figure('`replay` (file in, KPI files out, no broker)', 'invoices/s', replays.map((r) => r.rate), { note: `${lines}; peak RSS ${median(replays.map((r) => r.peakRssMb)).toFixed(0)} MiB` }) : missing('`replay`', 'invoices/s', 'failed', '');
-    figures['bare-parse'] = bares.length > 0 ? figure('Bare loop: read lines + JSON.parse (the decode limit)', 'lines/s', bares.map((r) => r.rate), { note: lines }) : missing('Bare parse loop', 'lines/s', 'failed', '');
   }
 
   // ------------------------------------------------------------------ state: restore (empty, checkpoint, standby) and RSS with 5M keys
@@ -358,13 +464,28 @@ try {
 
   // ------------------------------------------------------------------ ratios and report
   const f = (k: string) => figures[k];
+  const value = (k: string) => (f(k)?.status === 'ok' ? f(k)!.median : Number.NaN);
+  // Memory bounded by open windows: the peak RSS of `run` over the whole topic against over its first tenth.
+  const rssFlat = ratioOf(f('run.memory.json.rss'), f('run.short.rss'));
+  const peerTargets = [
+    ['peer.kstreams.papi.1t', 'run.memory.json', 'the same-algorithm Kafka Streams peer (1 stream thread)'],
+    ['peer.kstreams.papi.2t', 'run.threads2', 'the same-algorithm Kafka Streams peer, 2 stream threads (against `run --threads 2`)'],
+    ['peer.kstreams.dsl.1t', 'run.memory.json', 'the per-record Kafka Streams DSL peer'],
+    ['peer.kafkats', referenceOf.get('peer.kafkats')?.key ?? 'run.tiny', '@kafkats/flow (on the same first records)'],
+    ['peer.quix', referenceOf.get('peer.quix')?.key ?? 'run.short', 'Quix Streams (on the same first records)'],
+  ] as const;
   const ratios = [
-    makeRatio('Replay ≥ 70% of the bare parse loop', 'replay / bare parse', ratioOf(f('replay'), f('bare-parse')), 0.7, 'at-least'),
-    makeRatio('`run` ≥ 80% of the raw client (its default, @platformatic/kafka)', 'run (memory, JSON) / @platformatic/kafka consume only', ratioOf(f('run.memory.json'), f('client.platformatic')), 0.8, 'at-least'),
-    makeRatio('`run` ≥ the Kafka Streams peer', 'run (memory, JSON) / Kafka Streams', ratioOf(f('run.memory.json'), f('peer')), 1, 'at-least'),
+    makeRatio('Replay ≥ 80% of the scan loop (own decoder, no KPIs), whole processes, feed-shaped data', 'replay / scan loop (feed shape)', ratioOf(f('replay.feed'), f('scan.feed')), 0.8, 'at-least'),
+    makeRatio('Replay ≥ DuckDB on the same file, whole processes, feed-shaped data', 'replay / DuckDB (feed shape)', ratioOf(f('replay.feed'), f('duckdb.feed')), 1, 'at-least'),
+    makeRatio('`run` ≥ 80% of the raw client, same fetch settings (default client, @platformatic/kafka)', 'run (memory, JSON) / @platformatic/kafka consume only', ratioOf(f('run.memory.json'), f('client.platformatic')), 0.8, 'at-least'),
+    ...peerTargets.map(([peer, ours, what]) => makeRatio(`\`run\` ≥ ${what}`, `${ours} / ${peer}`, ratioOf(f(ours), f(peer)), 1, 'at-least', f(peer)?.status === 'ok' || f(peer) === undefined ? undefined : `${f(peer)!.status}: ${f(peer)!.note ?? ''}`)),
+    makeRatio('This library\'s DSL ≥ the Kafka Streams DSL, the same per-record topology', 'DSL (ours) / Kafka Streams DSL', ratioOf(f('peer.dsl.ours'), f('peer.kstreams.dsl.1t')), 1, 'at-least'),
+    makeRatio('Both cores: 2 stream threads ≥ 1', '`run --threads 2` / `run`', ratioOf(f('run.threads2'), f('run.memory.json')), 1, 'at-least'),
+    makeRatio('Both cores: 2 processes in one group ≥ 1', '2 `run` processes / 1', ratioOf(f('run.processes2'), f('run.memory.json')), 1, 'at-least'),
+    makeRatio('p99 ≤ 100 ms at half load', 'p99 per invoice, produce → KPI update', value('latency.invoice.p99'), 100, 'at-most'),
+    makeRatio('Memory bounded by open windows: RSS flat over a run 10x longer (≤ 1.25x)', 'peak RSS of run over the topic / over its first tenth', rssFlat, 1.25, 'at-most'),
     makeRatio('RocksDB ≥ 70% of in-memory', 'run RocksDB / run in-memory', ratioOf(f('run.rocksdb.json'), f('run.memory.json')), 0.7, 'at-least'),
     makeRatio('RocksDB ≥ 70% of in-memory, state in memory', 'count store RocksDB / in-memory (bench/state.ts)', ratioOf(f('state.throughput.rocksdb'), f('state.throughput.memory')), 0.7, 'at-least'),
-    makeRatio('p99 ≤ 100 ms at half load', 'p99 per invoice, produce → KPI update', f('latency.invoice.p99')?.status === 'ok' ? f('latency.invoice.p99')!.median : Number.NaN, 100, 'at-most'),
   ];
   const info: string[] = [];
   const avroRatio = ratioOf(f('run.memory.avro'), f('run.memory.json'));
@@ -379,9 +500,18 @@ try {
   const runClients = ratioOf(f('run.kafkajs.json'), f('run.memory.json'));
   if (!Number.isNaN(runClients)) info.push(`\`run --client kafkajs\` runs at ${(runClients * 100).toFixed(0)}% of \`run\` on @platformatic/kafka (at-least-once); it reaches ${(ratioOf(f('run.kafkajs.json'), f('client.kafkajs')) * 100).toFixed(0)}% of kafkajs's consume-only rate.`);
   if (!Number.isNaN(brokerRatio)) info.push(`kafkajs consumes at ${(brokerRatio * 100).toFixed(0)}% of the JVM consumer's rate (kafka-consumer-perf-test).`);
+  const adapterRatio = ratioOf(f('run.memory.json'), f('client.adapter'));
+  if (!Number.isNaN(adapterRatio)) info.push(`\`run\` reaches ${(adapterRatio * 100).toFixed(0)}% of its own consumer consuming only (the same fetch reading and decoder, nothing processed), which consumes at ${(ratioOf(f('client.adapter'), f('client.platformatic')) * 100).toFixed(0)}% of @platformatic/kafka's own consumer's rate.`);
+  const feedRun = ratioOf(f('run.feed'), f('run.memory.json'));
+  if (!Number.isNaN(feedRun)) info.push(`\`run\` on the feed-shaped topic runs at ${(feedRun * 100).toFixed(0)}% of the compact one (longer lines: ${(feedBytes / Math.max(1, c.replayLines)).toFixed(0)} against ${avgBytes.toFixed(0)} B).`);
+  const compactReplay = ratioOf(f('replay.compact'), f('scan.compact'));
+  if (!Number.isNaN(compactReplay)) info.push(`On the bench's compact data, replay runs at ${(compactReplay * 100).toFixed(0)}% of the scan loop and at ${(ratioOf(f('replay.compact'), f('duckdb.compact')) * 100).toFixed(0)}% of DuckDB (no target).`);
+  for (const x of crossChecks) {
+    info.push(x.keys === 0 ? `KPI cross-check of ${x.label}: ${x.first}` : `KPIs cross-checked, every field overall and per country: ${x.label} equals \`run\` in ${x.same} of ${x.keys} keys (latest update per key); dead letters run ${x.deadLetters.ours}, peer ${x.deadLetters.peer}${x.first === undefined ? '' : `; first difference: ${x.first}`}.`);
+  }
   notes.unshift(
     `Data: ${total.toLocaleString('en-US')} seeded invoices (seed ${c.seed}, ${c.eventRate}/s of event time from ${c.start}, ${c.outOfOrderRatio * 100}% out of order, ${c.lateRatio * 100}% late, ${c.badRatio * 100}% malformed, ~${avgBytes.toFixed(0)} B each) on ${c.partitions} partitions; windows ${c.windowMs / 1000} s, grace ${c.graceMs / 60_000} min.`,
-    'Throughput "to caught up": invoices / time from process start until the group\'s committed offsets on the input topic reach its end offsets (polled every 100 ms); the raw clients: from process start until every record has arrived. The Kafka Streams peer commits every 1 s (commit.interval.ms=1000), `run` as its batches complete (group commits).',
+    'Throughput "to caught up": invoices / time from process start until the group\'s committed offsets on the input topic reach its end offsets (polled every 100 ms), the same rule for every peer; the raw clients: from process start until every record has arrived. Contenders run one repetition each per round, in an order shuffled each round (seeded; the log shows it). Each peer\'s label says how it is set up; bench/kafka-streams-peer.ts and bench/node-python-peers.ts say why.',
     'Latency (bench/latency.ts): invoices keyed by country (a country always on one partition, processed in order), so an update of (window, country) with OPM = n counts exactly that country\'s first n invoices of the window; an invoice\'s latency is the broker append time (LogAppendTime) of the first update counting it minus the time it was handed to the producer. Per kpi-time update: append time − produce time of the n-th invoice of the window, an upper bound on the age of the newest invoice it covers. The load generator, the broker and `run` share the 2 cores.',
     ...info,
   );

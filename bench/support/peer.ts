@@ -35,7 +35,7 @@ export interface Contender {
   readonly outputPrefix?: string;
   /**
    * Which of the bench's topics it is measured on: the whole one (default), or for a peer too
-   * slow for that within the bench's time, its first tenth (`short`) or first 1/200 (`tiny`),
+   * slow for that within the bench's time, its first tenth (`short`) or first 10,000 (`tiny`),
    * compared with `run` over the same records.
    */
   readonly topic?: BenchTopic;

@@ -24,8 +24,9 @@ final class Args {
 
   private static void usage(String why) {
     System.err.println("kafka-streams-peer: " + why);
-    System.err.println("usage: KpiPeer --bootstrap H:P --application-id ID --input TOPIC [--output-prefix peer-] "
-        + "[--window-ms 60000] [--grace-ms 600000] [--threads 1] [--commit-ms 1000] [--state-dir DIR]");
+    System.err.println("usage: KpiPeer --bootstrap H:P --application-id ID --input TOPIC [--mode dsl|papi] [--output-prefix peer-] "
+        + "[--window-ms 60000] [--grace-ms 600000] [--threads 1] [--commit-ms 200 (dsl)] [--flush-ms 100 (papi)] [--state-dir DIR] "
+        + "[--max-poll-records 10000] [--cache-bytes 67108864]");
     System.exit(2);
   }
 }

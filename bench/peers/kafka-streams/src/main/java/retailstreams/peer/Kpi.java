@@ -1,5 +1,6 @@
 package retailstreams.peer;
 
+import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import org.apache.kafka.common.serialization.Deserializer;
@@ -27,6 +28,10 @@ final class Kpi {
     return new Kpi(invoices + 1, returns + (v.isReturn() ? 1 : 0), micros + v.totalMicros());
   }
 
+  Kpi plus(long moreInvoices, long moreReturns, long moreMicros) {
+    return new Kpi(invoices + moreInvoices, returns + moreReturns, micros + moreMicros);
+  }
+
   /** numerator / denominator rounded half away from zero. */
   private static BigInteger roundDiv(BigInteger n, BigInteger d) {
     boolean negative = n.signum() < 0 != d.signum() < 0;
@@ -36,17 +41,20 @@ final class Kpi {
 
   private static String money(long micros, long divisor) {
     BigInteger cents = roundDiv(BigInteger.valueOf(micros), BigInteger.valueOf(divisor).multiply(BigInteger.valueOf(10_000)));
-    return number(cents.doubleValue() / 100);
+    return decimal(cents, 2);
   }
 
   private static String rate(long returns, long invoices) {
-    return number(roundDiv(BigInteger.valueOf(returns).multiply(BigInteger.valueOf(10_000)), BigInteger.valueOf(invoices)).doubleValue() / 10_000);
+    return decimal(roundDiv(BigInteger.valueOf(returns).multiply(BigInteger.valueOf(10_000)), BigInteger.valueOf(invoices)), 4);
   }
 
-  /** As JavaScript prints a number: no trailing ".0". */
-  private static String number(double d) {
-    if (d == Math.rint(d) && Math.abs(d) < 1e15) return Long.toString((long) d);
-    return Double.toString(d);
+  /**
+   * unscaled / 10^scale as JavaScript prints Number(unscaled) / 10^scale: no trailing zeros, no
+   * exponent (Double.toString would write 1.8E7 for a busy window's volume). Exact for any
+   * amount below 2^53 cents, where the double's shortest form is this decimal.
+   */
+  private static String decimal(BigInteger unscaled, int scale) {
+    return new BigDecimal(unscaled, scale).stripTrailingZeros().toPlainString();
   }
 
   private static String window(long start, long end) {

@@ -4,7 +4,18 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.common.serialization.Serdes;
@@ -28,38 +39,92 @@ import org.apache.kafka.streams.processor.api.FixedKeyRecord;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * The idiomatic Kafka Streams program for retail-streams' KPIs, the JVM baseline of `make bench`:
- * the same decode and validation rules (Invoices.java), event time from the invoice (a
- * TimestampExtractor), tumbling windows with the same size and grace, in-memory window stores
- * (logged to changelogs, as ours are), time and time-and-country KPIs in update mode to topics,
- * invalid records to a dead-letter topic with the reason in headers. Late records are dropped
- * by Kafka Streams' window stores (its dropped-records metric), where retail-streams writes them
- * to a topic.
+ * The Kafka Streams peers of `retail-streams run` for `make bench`, in two forms (--mode):
+ *
+ * <ul>
+ *   <li>{@code dsl}: the idiomatic DSL program: the same decode and validation rules
+ *       (Invoices.java), event time from the invoice (a TimestampExtractor), two per-record
+ *       groupBy + windowed aggregate chains (two repartition topics), in-memory window stores
+ *       logged to changelogs, time and time-and-country KPIs in update mode, invalid records to a
+ *       dead-letter topic with the reason in headers. Late records are dropped by its window
+ *       stores, judged on the repartitioned stream time (Kafka Streams' rule).
+ *   <li>{@code papi}: retail-streams' own algorithm in the Processor API (PapiTopology.java):
+ *       per-partition pre-aggregation, one repartition topic of partials and watermarks, a
+ *       combine stage closing windows on the minimum watermark.
+ * </ul>
+ *
+ * Client settings match `run`'s (topology/runtimes/kafka/stream-thread.ts): fetches of up to
+ * 8 MiB a partition and 32 MiB a request, 50 ms max wait; polls of up to 10,000 records (Kafka
+ * Streams' default 1,000 would cut `run`'s batches into ten); producer batches of 512 KiB.
  *
  * <pre>
- * KpiPeer --bootstrap H:P --application-id ID --input TOPIC [--output-prefix peer-]
- *         [--window-ms 60000] [--grace-ms 600000] [--threads 1] [--commit-ms 1000]
+ * KpiPeer --bootstrap H:P --application-id ID --input TOPIC [--mode dsl|papi] [--output-prefix peer-]
+ *         [--window-ms 60000] [--grace-ms 600000] [--threads 1] [--commit-ms 200] [--flush-ms 100]
+ *         [--state-dir DIR] [--max-poll-records 10000] [--cache-bytes 67108864]
  * </pre>
  */
 public final class KpiPeer {
   private KpiPeer() {}
 
-  public static void main(String[] args) throws InterruptedException {
+  public static void main(String[] args) throws Exception {
     Map<String, String> a = Args.parse(args);
     String input = Args.required(a, "input");
+    String bootstrap = Args.required(a, "bootstrap");
+    String applicationId = Args.required(a, "application-id");
+    String mode = a.getOrDefault("mode", "dsl");
     String prefix = a.getOrDefault("output-prefix", "peer-");
     long windowMs = Long.parseLong(a.getOrDefault("window-ms", "60000"));
     long graceMs = Long.parseLong(a.getOrDefault("grace-ms", "600000"));
+    long flushMs = Long.parseLong(a.getOrDefault("flush-ms", "100"));
+    boolean papi = mode.equals("papi");
+    if (!papi && !mode.equals("dsl")) throw new IllegalArgumentException("--mode must be dsl or papi, got " + mode);
 
     Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, Args.required(a, "application-id"));
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, Args.required(a, "bootstrap"));
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(a.getOrDefault("threads", "1")));
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.parseLong(a.getOrDefault("commit-ms", "1000")));
+    // dsl: commits on a short interval (the bench's caught-up rule waits for a commit, and `run`
+    // commits after every batch). papi: a commit is requested right after each flush of partials,
+    // so the interval only has to stay out of the way (an interval commit between flushes would
+    // commit input offsets whose partials are still in memory).
+    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, papi ? Integer.MAX_VALUE : Long.parseLong(a.getOrDefault("commit-ms", "200")));
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
     p.put(StreamsConfig.STATE_DIR_CONFIG, a.getOrDefault("state-dir", System.getProperty("java.io.tmpdir") + "/kafka-streams-peer"));
+    // The record cache in front of the stores: the dsl peer's updates are deduplicated per
+    // window and key between commits (Kafka Streams' update-mode emission, as `run` emits once
+    // per batch); 64 MiB holds every open window of the bench many times over.
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, Long.parseLong(a.getOrDefault("cache-bytes", String.valueOf(64L << 20))));
+    p.put(StreamsConfig.TOPOLOGY_OPTIMIZATION_CONFIG, StreamsConfig.OPTIMIZE);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), Integer.parseInt(a.getOrDefault("max-poll-records", "10000")));
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_BYTES_CONFIG), 32 << 20);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG), 8 << 20);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG), 50);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.RECEIVE_BUFFER_CONFIG), 4 << 20);
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 512 << 10);
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.BUFFER_MEMORY_CONFIG), 64L << 20);
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.SEND_BUFFER_CONFIG), 4 << 20);
 
-    Topology topology = topology(input, prefix, windowMs, graceMs);
+    Topology topology;
+    if (papi) {
+      int partitions;
+      try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+        partitions = admin.describeTopics(List.of(input)).allTopicNames().get().get(input).partitions().size();
+        // The Processor API has no internal-topic declaration: the repartition topic is made here,
+        // as Kafka Streams makes the DSL's (as many partitions as the input, the group's prefix).
+        String repartition = applicationId + "-" + PapiTopology.PARTIALS;
+        try {
+          // Infinite time retention, as Kafka Streams gives its own repartition topics: partials carry
+          // event times (2020 here), which the broker's default 7 days would delete before stage 2 reads them.
+          admin.createTopics(List.of(new NewTopic(repartition, partitions, (short) 1).configs(Map.of("retention.ms", "-1", "cleanup.policy", "delete")))).all().get();
+        } catch (ExecutionException e) {
+          if (!(e.getCause() instanceof TopicExistsException)) throw e;
+        }
+      }
+      topology = PapiTopology.build(input, prefix, windowMs, graceMs, flushMs, partitions, applicationId);
+    } else {
+      topology = topology(input, prefix, windowMs, graceMs);
+    }
     KafkaStreams streams = new KafkaStreams(topology, p);
     CountDownLatch done = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
@@ -118,6 +183,18 @@ public final class KpiPeer {
     return ISO.format(Instant.ofEpochMilli(ms));
   }
 
+  /** The reason and origin headers of a dead (or late) letter, under retail-streams' names. */
+  static Headers deadLetterHeaders(Headers h, String reason, String detail, Optional<RecordMetadata> origin) {
+    h.add("rs-reason", Invoices.utf8(reason));
+    h.add("rs-detail", Invoices.utf8(detail));
+    origin.ifPresent(m -> {
+      h.add("rs-source-topic", Invoices.utf8(m.topic()));
+      h.add("rs-source-partition", Invoices.utf8(Integer.toString(m.partition())));
+      h.add("rs-source-offset", Invoices.utf8(Long.toString(m.offset())));
+    });
+    return h;
+  }
+
   /** Raw bytes out, reason and origin in headers, as retail-streams' dead-letter topic has them. */
   static final class DeadLetter implements FixedKeyProcessor<byte[], Invoices.Decoded, byte[]> {
     private FixedKeyProcessorContext<byte[], byte[]> ctx;
@@ -129,14 +206,7 @@ public final class KpiPeer {
 
     @Override
     public void process(FixedKeyRecord<byte[], Invoices.Decoded> r) {
-      var h = r.headers();
-      h.add("rs-reason", Invoices.utf8(r.value().reason()));
-      h.add("rs-detail", Invoices.utf8(r.value().detail()));
-      ctx.recordMetadata().ifPresent(m -> {
-        h.add("rs-source-topic", Invoices.utf8(m.topic()));
-        h.add("rs-source-partition", Invoices.utf8(Integer.toString(m.partition())));
-        h.add("rs-source-offset", Invoices.utf8(Long.toString(m.offset())));
-      });
+      deadLetterHeaders(r.headers(), r.value().reason(), r.value().detail(), ctx.recordMetadata());
       ctx.forward(r.withValue(r.value().raw()));
     }
   }
