@@ -4,6 +4,7 @@
  * chart of the ratios, and the README's "## Benchmarks" section.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { median, spread } from './support/stats.ts';
 
 export type Status = 'ok' | 'not built' | 'not installable' | 'failed' | 'skipped';
@@ -26,6 +27,8 @@ export interface Ratio {
   readonly value: number;
   readonly goal: number;
   readonly kind: 'at-least' | 'at-most';
+  /** How value and goal read: a ratio (shown as %) or milliseconds; default ratio for at-least, ms for at-most. */
+  readonly unit?: 'ratio' | 'ms';
   readonly met: boolean | null;
   readonly note?: string;
 }
@@ -67,9 +70,9 @@ export const missing = (label: string, unit: string, status: Status, note: strin
 export const ratioOf = (a: Figure | undefined, b: Figure | undefined): number =>
   a === undefined || b === undefined || a.status !== 'ok' || b.status !== 'ok' ? Number.NaN : a.median / b.median;
 
-export function makeRatio(target: string, measured: string, value: number, goal: number, kind: 'at-least' | 'at-most', note?: string): Ratio {
+export function makeRatio(target: string, measured: string, value: number, goal: number, kind: 'at-least' | 'at-most', note?: string, unit: 'ratio' | 'ms' = kind === 'at-most' ? 'ms' : 'ratio'): Ratio {
   const met = Number.isNaN(value) ? null : kind === 'at-least' ? value >= goal : value <= goal;
-  return { target, measured, value, goal, kind, met, ...(note === undefined ? {} : { note }) };
+  return { target, measured, value, goal, kind, unit, met, ...(note === undefined ? {} : { note }) };
 }
 
 const fmt = (x: number, unit: string): string => {
@@ -81,8 +84,10 @@ const fmt = (x: number, unit: string): string => {
 
 const figureValue = (f: Figure): string => (f.status === 'ok' ? fmt(f.median, f.unit) : f.status);
 
-const goalText = (r: Ratio): string => (r.kind === 'at-least' ? `≥ ${Math.round(r.goal * 100)}%` : `≤ ${r.goal} ms`);
-const ratioText = (r: Ratio): string => (Number.isNaN(r.value) ? '—' : r.kind === 'at-most' ? `${r.value.toFixed(0)} ms` : `${(r.value * 100).toFixed(0)}%`);
+const unitOf = (r: Ratio): 'ratio' | 'ms' => r.unit ?? (r.kind === 'at-most' ? 'ms' : 'ratio');
+const amount = (r: Ratio, x: number): string => (unitOf(r) === 'ms' ? `${x.toFixed(0)} ms` : `${(x * 100).toFixed(0)}%`);
+const goalText = (r: Ratio): string => `${r.kind === 'at-least' ? '≥' : '≤'} ${amount(r, r.goal)}`;
+const ratioText = (r: Ratio): string => (Number.isNaN(r.value) ? '—' : amount(r, r.value));
 const metText = (r: Ratio): string => (r.met === null ? 'not measured' : r.met ? 'met' : 'not met');
 
 export function markdown(r: Report): string {
@@ -145,6 +150,18 @@ export function svg(r: Report): string {
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
+}
+
+/** The README's Benchmarks section for a report: what `make bench` is, the tables and the chart. */
+export const readmeBody = (r: Report): string =>
+  `\`make bench\` (bench/run.ts; sizes in bench/config.ts) starts a broker, preloads the topics and measures everything below in one run, in about ${Math.ceil(r.durationSeconds / 60)} minutes. Latest results ([${r.date}.md](bench/results/${r.date}.md), [json](bench/results/${r.date}.json), chart below):\n\n${markdown(r)}\n![ratios to the targets](bench/results/${r.date}.svg)\n`;
+
+/** Writes a report's JSON, Markdown and chart into `dir`, and the README's section when it is the committed one. */
+export function writeReport(r: Report, dir: string, readme: string | undefined): void {
+  writeFileSync(join(dir, `${r.date}.json`), JSON.stringify(r, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  writeFileSync(join(dir, `${r.date}.md`), `# Benchmark ${r.date}\n\n${markdown(r)}`);
+  writeFileSync(join(dir, `${r.date}.svg`), svg(r));
+  if (readme !== undefined) updateReadme(readme, readmeBody(r));
 }
 
 /** Replaces the README's "## Benchmarks" section (up to the next "## " heading or the end). */

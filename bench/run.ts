@@ -21,10 +21,11 @@ import { describeProfile, profileDir } from './profile.ts';
 import { duckdbOnce, replayOnce, scanLoopOnce, type FileRate } from './replay.ts';
 import { checkReplayAgainstDuckdb, describeCheck } from './replay-check.ts';
 import { stateBench } from './state.ts';
-import { figure, makeRatio, markdown, missing, ratioOf, svg, updateReadme, type Figure, type Machine, type Report } from './report.ts';
+import { figure, makeRatio, markdown, missing, ratioOf, writeReport, type Figure, type Machine, type Report } from './report.ts';
 import { runToEnd } from './support/child.ts';
 import { admin as makeAdmin, createTopic, endOffsets, repoRoot, startBroker, sum, type Broker } from './support/kafka.ts';
 import { startRegistry, type Registry } from './support/registry.ts';
+import { Random } from '../simulator/random.ts';
 import type { BenchTopic, Contender } from './support/peer.ts';
 import { median } from './support/stats.ts';
 
@@ -51,22 +52,11 @@ const figures: Record<string, Figure> = {};
 const notes: string[] = [];
 const crossChecks: { key: string; label: string; keys: number; same: number; deadLetters: { ours: number; peer: number }; first: string | undefined }[] = [];
 
-/** A small seeded generator: the shuffles of one run are reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const shuffled = <T>(xs: readonly T[], random: () => number): T[] => {
+/** A copy in random order (Fisher-Yates, seeded: the order of one run is reproducible from its seed). */
+const shuffled = <T>(xs: readonly T[], random: Random): T[] => {
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = random.int(0, i);
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
@@ -296,7 +286,7 @@ try {
   // last. A round that would end past the time budget (less what the later steps take) is not started.
   const budgetMs = c.budgetMinutes * 60_000;
   let lastRoundMs = 0;
-  const random = mulberry32(c.seed);
+  const random = new Random(c.seed);
   for (let rep = 1; rep <= c.reps && contenders.length > 0; rep++) {
     const roundStart = performance.now();
     if (rep > 1 && roundStart - t0 + lastRoundMs > budgetMs - (c.steps.has('state') ? 12 : 4) * 60_000) {
@@ -352,7 +342,7 @@ try {
       const ref = referenceOf.get(k.key) ?? { key: 'run.memory.json', prefix: '' };
       if (k.outputPrefix === undefined || !results.get(k.key)?.rates.length || !results.get(ref.key)?.rates.length) continue;
       try {
-        const x = await crossCheckAll(bootstrap, admin, runId, ref.prefix, k.outputPrefix);
+        const x = await crossCheckAll(bootstrap, admin, runId, ref.prefix, k.outputPrefix, results.get(k.key)!.rates.length + results.get(k.key)!.errors.length);
         const keys = x.timeWindows + x.countryWindows;
         crossChecks.push({ key: k.key, label: k.label, keys, same: x.same, deadLetters: x.deadLetters, first: x.differing[0] });
         say(`cross-check ${k.key}: ${x.same} of ${keys} keys equal in every field; dead letters run ${x.deadLetters.ours}, peer ${x.deadLetters.peer}${x.differing.length > 0 ? `; first difference: ${x.differing[0]}` : ''}`);
@@ -405,7 +395,7 @@ try {
       }
       try {
         const x = checkReplayAgainstDuckdb(join(work, `replay-${shape}-1`), join(work, `duckdb-${shape}-1`));
-        const text = `Replay against DuckDB, ${shape}-shaped file: ${describeCheck(x)}.`;
+        const text = `Replay against DuckDB, ${shape}-shaped file: ${describeCheck(x).replace(/\n/g, '; ')}.`;
         notes.push(text);
         say(text);
       } catch (e) {
@@ -483,7 +473,7 @@ try {
     makeRatio('Both cores: 2 stream threads ≥ 1', '`run --threads 2` / `run`', ratioOf(f('run.threads2'), f('run.memory.json')), 1, 'at-least'),
     makeRatio('Both cores: 2 processes in one group ≥ 1', '2 `run` processes / 1', ratioOf(f('run.processes2'), f('run.memory.json')), 1, 'at-least'),
     makeRatio('p99 ≤ 100 ms at half load', 'p99 per invoice, produce → KPI update', value('latency.invoice.p99'), 100, 'at-most'),
-    makeRatio('Memory bounded by open windows: RSS flat over a run 10x longer (≤ 1.25x)', 'peak RSS of run over the topic / over its first tenth', rssFlat, 1.25, 'at-most'),
+    makeRatio('Memory bounded by open windows: RSS flat over a run 10x longer (≤ 1.25x)', 'peak RSS of run over the topic / over its first tenth', rssFlat, 1.25, 'at-most', undefined, 'ratio'),
     makeRatio('RocksDB ≥ 70% of in-memory', 'run RocksDB / run in-memory', ratioOf(f('run.rocksdb.json'), f('run.memory.json')), 0.7, 'at-least'),
     makeRatio('RocksDB ≥ 70% of in-memory, state in memory', 'count store RocksDB / in-memory (bench/state.ts)', ratioOf(f('state.throughput.rocksdb'), f('state.throughput.memory')), 0.7, 'at-least'),
   ];
@@ -529,13 +519,8 @@ try {
     notes,
   };
   mkdirSync(outDir, { recursive: true });
+  writeReport(report, outDir, c.official ? join(repoRoot, 'README.md') : undefined);
   const md = markdown(report);
-  writeFileSync(join(outDir, `${date}.json`), JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
-  writeFileSync(join(outDir, `${date}.md`), `# Benchmark ${date}\n\n${md}`);
-  writeFileSync(join(outDir, `${date}.svg`), svg(report));
-  if (c.official) {
-    updateReadme(join(repoRoot, 'README.md'), `\`make bench\` (bench/run.ts; sizes in bench/config.ts) starts a broker, preloads the topic and measures everything below in one run, in about ${Math.ceil(report.durationSeconds / 60)} minutes. Latest results ([${date}.md](bench/results/${date}.md), [json](bench/results/${date}.json), chart below):\n\n${md}\n![ratios to the targets](bench/results/${date}.svg)\n`);
-  }
   process.stdout.write(`\n${md}\nwritten: ${join(outDir, `${date}.{json,md,svg}`)}${c.official ? ' and README.md' : ''}; took ${elapsed()}\n`);
 } catch (e) {
   say(`FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
