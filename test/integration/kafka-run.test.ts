@@ -103,6 +103,8 @@ describe('retail-streams run on a real broker', () => {
   it('--threads 2 runs two stream threads (worker threads, one group member each) that share the partitions and give the reference KPIs', async () => {
     const sink = await mkdtemp(join(tmpdir(), 'rs-run-threads-'));
     await createTopic('inv-threads', 4);
+    // The unprefixed dead-letter topic exists whatever ran before (created here when missing), so that it can be read below.
+    await createTopic('invoices-dead-letter', 1);
     // --topic-prefix too: its outputs go to t2-kpi-time, t2-invoices-dead-letter, ... only.
     const p = startCli(runArgs('inv-threads', 'g-threads', sink, ['--threads', '2', '--topic-prefix', 't2-']));
     try {

@@ -85,13 +85,9 @@ export class KafkaStreams {
    * ```
    */
   static async fromModule(source: { module: string | URL; export?: string; data?: unknown }, config: KafkaStreamsConfig): Promise<KafkaStreams> {
-    const module = source.module instanceof URL ? source.module.href : /^[a-z][a-z0-9+.-]*:/i.test(source.module) ? source.module : (await import('node:url')).pathToFileURL(source.module).href;
-    const s: TopologySource = { module, export: source.export ?? 'default', data: source.data };
-    const m = (await import(module)) as Record<string, unknown>;
-    const build = m[s.export];
-    if (typeof build !== 'function') throw new RetailStreamsError('invalid-argument', `${module} has no function export "${s.export}" to build the topology with`);
-    const topology = await (build as (d: unknown) => Topology | Promise<Topology>)(s.data);
-    return new KafkaStreams(topology, config, s);
+    const { buildTopology, topologySource } = await import('./threads/topology-source.ts');
+    const s = topologySource(source);
+    return new KafkaStreams(await buildTopology(s), config, s);
   }
 
   constructor(topology: Topology, config: KafkaStreamsConfig, source?: TopologySource) {
@@ -180,6 +176,14 @@ export class KafkaStreams {
     };
   }
 
+  /** The process id all worker threads share, read (and locked) once for the instance (process-id.ts). */
+  private processId(): Promise<string> {
+    this.sharedProcessId ??= import('./process-id.ts').then((m) => m.processId(this.config.stateDir, this.config.applicationId, this.config.log));
+    return this.sharedProcessId;
+  }
+
+  private sharedProcessId: Promise<string> | undefined;
+
   /** Sums the threads' counter snapshots into `metrics()` (gauges are per partition or task: one thread each). */
   private mergeCounters(): void {
     this.counters.clear();
@@ -193,10 +197,10 @@ export class KafkaStreams {
   private async startThread(index: number): Promise<void> {
     let thread: Thread;
     if (this.workerConfig !== undefined) {
-      const [{ WorkerStreamThread }, { processId }] = await Promise.all([import('./threads/worker-thread.ts'), import('./process-id.ts')]);
+      const [{ WorkerStreamThread }, processId] = await Promise.all([import('./threads/worker-thread.ts'), this.processId()]);
       if (this.closing !== undefined) return;
       thread = new WorkerStreamThread(
-        { source: this.source!, config: this.workerConfig, threadIndex: index, processId: processId(this.config.stateDir, this.config.applicationId, this.config.log) },
+        { source: this.source!, config: this.workerConfig, threadIndex: index, processId },
         this.config.log,
         this.threadEvents(index, () => thread),
         (snapshot) => {

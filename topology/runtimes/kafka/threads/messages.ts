@@ -11,7 +11,7 @@ import type { KafkaStreamsConfig } from '../config.ts';
 
 /** A module whose export, called with `data`, returns the Topology (or a promise of it). */
 export interface TopologySource {
-  /** The module's URL (`import.meta.url`-relative `new URL(...)`, or a file URL / path). */
+  /** The module's URL (topology-source.ts makes a path one). */
   readonly module: string;
   /** The export to call; default `default`. */
   readonly export: string;

@@ -4,14 +4,13 @@
  * and, under exactly-once, its own transactional producer) and reports to the instance.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { RetailStreamsError } from '../../../api/errors.ts';
 import type { Logger } from '../../../api/log.ts';
-import type { Topology } from '../../../internals/compile.ts';
 import { clientFactory } from '../client/select.ts';
 import { resolveConfig } from '../config.ts';
 import { StreamThread } from '../stream-thread.ts';
 import type { SerializedError, ToInstance, ToWorker, WorkerData } from './messages.ts';
+import { buildTopology } from './topology-source.ts';
 
 const port = parentPort!;
 const data = workerData as WorkerData;
@@ -32,20 +31,11 @@ const log: Logger = {
 const counters = new Map<string, number>();
 const sendMetrics = () => post({ type: 'metrics', entries: [...counters] });
 
-async function buildTopology(): Promise<Topology> {
-  const { module, export: name, data: arg } = data.source;
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(module) ? module : pathToFileURL(module).href;
-  const m = (await import(url)) as Record<string, unknown>;
-  const build = m[name];
-  if (typeof build !== 'function') throw new RetailStreamsError('invalid-argument', `${module} has no function export "${name}" to build the topology with`);
-  return (await (build as (d: unknown) => Topology | Promise<Topology>)(arg));
-}
-
 let thread: StreamThread | undefined;
 let metricsTimer: NodeJS.Timeout | undefined;
 
 async function start(): Promise<void> {
-  const topology = await buildTopology();
+  const topology = await buildTopology(data.source);
   const config = { ...resolveConfig(data.config, log), threadIndex: data.threadIndex, processId: data.processId };
   const t = new StreamThread(topology, config, await clientFactory(data.config.client), counters, {
     rebalancing: () => post({ type: 'rebalancing' }),
