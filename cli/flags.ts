@@ -35,6 +35,9 @@ export const MaxFuture = Schema.Union(
 
 export const RatioFromString = Schema.NumberFromString.pipe(Schema.between(0, 1));
 
+/** What `--topic-prefix` may hold: what a Kafka topic name may (run and watch name topics with it). */
+export const TopicPrefix = Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9._-]*$/, { message: () => 'letters, digits, ".", "_" and "-" only (a Kafka topic name)' }));
+
 type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
 /**

@@ -28,8 +28,6 @@ export const kpiTopics = (prefix = ''): KpiTopics => ({
   late: `${prefix}invoices-late`,
 });
 
-export const KPI_TOPICS = kpiTopics();
-
 /** Everything the topology depends on, as structured-cloneable data (no secrets beyond what the flags held). */
 export interface RunTopologyData {
   readonly input: string;

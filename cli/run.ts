@@ -5,16 +5,15 @@ import { join } from 'node:path';
 import { Duration as EffectDuration, Effect, Schedule, Schema } from 'effect';
 import { KPI_DEAD_LETTER_HANDLER } from '../processors/kpi-topology.ts';
 import { openFileStore } from '../sinks/open-store.ts';
-import { KPI_TOPICS, kpiTopics, runRegistry, runTopologyParts, type RunTopologyData } from './run-topology.ts';
+import { kpiTopics, runKpiSerdes, runRegistry, runTopologyParts, type RunTopologyData } from './run-topology.ts';
 import { KafkaStreams } from '../topology/runtimes/kafka/kafka-streams.ts';
 import { RetailStreamsError } from '../topology/api/errors.ts';
 import type { CommandContext } from './main.ts';
-import { Duration, IntFromString, MaxFuture, PositiveDuration, decodeFlags } from './flags.ts';
+import { Duration, IntFromString, MaxFuture, PositiveDuration, TopicPrefix, decodeFlags } from './flags.ts';
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { BrokerError, SinkError, UsageError } from './errors.ts';
 import { describeKafkaSecurity } from '../topology/runtimes/kafka/security.ts';
 import { RegistryUrl, readPem, registryOptionsFrom } from './simulate.ts';
-import { registerKpiSerdes, type KpiSerdes } from '../processors/avro/kpi-serde.ts';
 import { SchemaRefusedError } from '../processors/avro/registry.ts';
 
 const RunFlags = Schema.Struct({
@@ -36,7 +35,7 @@ const RunFlags = Schema.Struct({
   'standby-replicas': Schema.optionalWith(IntFromString(0, 10), { default: () => 0 }),
   'kpi-partitions': Schema.optionalWith(IntFromString(1, 1000), { default: () => 1 }),
   /** Put before the names of the KPI, dead-letter and late topics (two pipelines on one cluster). */
-  'topic-prefix': Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[a-zA-Z0-9._-]*$/, { message: () => 'letters, digits, ".", "_" and "-" only (a Kafka topic name)' })), { default: () => '' }),
+  'topic-prefix': Schema.optionalWith(TopicPrefix, { default: () => '' }),
   /** Stream threads (`num.stream.threads`): above 1, worker threads, one core each. */
   threads: Schema.optionalWith(IntFromString(1, 64), { default: () => 1 }),
   /** Confluent-compatible schema registry: Avro input records are decoded by schema id. */
@@ -90,8 +89,6 @@ const ENV = {
   'application-server': 'RS_APPLICATION_SERVER',
 };
 
-export { KPI_TOPICS };
-
 /** Resolves on the first SIGINT or SIGTERM. */
 const shutdownSignal = Effect.async<string>((resume) => {
   const on = (sig: string) => () => resume(Effect.succeed(sig));
@@ -141,20 +138,17 @@ export const run = (argv: readonly string[], context: CommandContext) =>
     };
     const registry = runRegistry(topologyData);
     if (registry !== undefined) log.info(`Avro records decoded by schema id from the ${registry.description}`);
-    const kpiSerdes: Partial<KpiSerdes> =
-      flags['output-format'] !== 'avro' || registry === undefined
-        ? {}
-        : yield* Effect.tryPromise({
-            try: () => registerKpiSerdes(registry, topics),
-            catch: (e) =>
-              e instanceof SchemaRefusedError ? new SinkError({ message: `run: ${e.message}` }) : new BrokerError({ message: `run: ${(e as Error).message}` }),
-          }).pipe(
-            Effect.retry({
-              schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
-              while: (e) => e._tag === 'BrokerError',
-            }),
-            Effect.tap((k) => Effect.sync(() => log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${topics.time}), ${k.ids.country} (${topics.country})`))),
-          );
+    const kpiSerdes = yield* Effect.tryPromise({
+      try: () => runKpiSerdes(topologyData, registry),
+      catch: (e) =>
+        e instanceof SchemaRefusedError ? new SinkError({ message: `run: ${e.message}` }) : new BrokerError({ message: `run: ${(e as Error).message}` }),
+    }).pipe(
+      Effect.retry({
+        schedule: Schedule.exponential(EffectDuration.millis(500)).pipe(Schedule.intersect(Schedule.recurs(4))),
+        while: (e) => e._tag === 'BrokerError',
+      }),
+      Effect.tap((k) => Effect.sync(() => k.ids !== undefined && log.info(`KPI topics in Avro: schema ids ${k.ids.time} (${topics.time}), ${k.ids.country} (${topics.country})`))),
+    );
     const { topology, invoiceSerde } = yield* Effect.promise(() => runTopologyParts(topologyData, log, { store, registry, kpiSerdes }));
     const kpiPartitions = flags['kpi-partitions'];
     // --http: the page, queries and metrics, up before the instance so they tell why nothing runs yet.

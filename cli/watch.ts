@@ -4,7 +4,7 @@ import * as Effect from 'effect/Effect';
 import * as Schedule from 'effect/Schedule';
 import * as Schema from 'effect/Schema';
 import { Kafka, logLevel } from 'kafkajs';
-import { PositiveDuration, IntFromString, decodeFlags } from './flags.ts';
+import { PositiveDuration, IntFromString, TopicPrefix, decodeFlags } from './flags.ts';
 import { Brokers, KAFKA_SECURITY_ENV, KAFKA_SECURITY_SPEC, KafkaSecurityFields, kafkaFailure, kafkaSecurityFrom } from './kafka-flags.ts';
 import { kafkajsSecurity } from '../topology/runtimes/kafka/security.ts';
 import { kpiTopics } from './run-topology.ts';
@@ -15,7 +15,7 @@ const WatchFlags = Schema.Struct({
   every: Schema.optionalWith(PositiveDuration, { default: () => 5_000 }),
   windows: Schema.optionalWith(IntFromString(1, 100), { default: () => 5 }),
   /** The `run --topic-prefix` of the pipeline to watch. */
-  'topic-prefix': Schema.optionalWith(Schema.String, { default: () => '' }),
+  'topic-prefix': Schema.optionalWith(TopicPrefix, { default: () => '' }),
   ...KafkaSecurityFields,
 });
 
