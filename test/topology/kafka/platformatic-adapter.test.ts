@@ -5,7 +5,7 @@
 import * as pk from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { kafkaErrorType, REBALANCE_ERRORS, FENCED_ERRORS, SEQUENCE_LOST_ERRORS } from '../../../topology/runtimes/kafka/errors.ts';
-import { rawRecords } from '../../../topology/runtimes/kafka/client/platformatic/fetch.ts';
+import { rawRecords } from '../../../topology/runtimes/kafka/client/platformatic/record-batches.ts';
 import { isNetworkError, KafkaClientError, portError, protocolErrorName } from '../../../topology/runtimes/kafka/client/platformatic/errors.ts';
 import { platformaticSecurity } from '../../../topology/runtimes/kafka/client/platformatic/options.ts';
 import { toOutgoing, toRecordMetadata } from '../../../topology/runtimes/kafka/client/platformatic/producer.ts';

@@ -2,8 +2,7 @@
 // (createRecordsBatch), read by both, must give the same records, however they are cut.
 import * as pk from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { rawRecords } from '../../../topology/runtimes/kafka/client/platformatic/fetch.ts';
-import { decodeRecordBatches } from '../../../topology/runtimes/kafka/client/platformatic/record-batches.ts';
+import { decodeRecordBatches, rawRecords } from '../../../topology/runtimes/kafka/client/platformatic/record-batches.ts';
 
 type Message = { key?: Buffer; value?: Buffer; timestamp: bigint; headers?: Map<Buffer, Buffer> };
 

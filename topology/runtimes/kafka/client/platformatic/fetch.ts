@@ -6,19 +6,9 @@
  * first, and wrongly (see test/integration/platformatic-read-committed.test.ts).
  */
 import * as pk from '@platformatic/kafka';
-import type { RawRecord } from '../read-committed.ts';
 import type { LowLevelApi } from './options.ts';
 
-const IS_TRANSACTIONAL = 0x10;
-const IS_CONTROL = 0x20;
-const LOG_APPEND_TIME = 0x08;
 export const READ_COMMITTED = 1;
-
-export interface FetchedRecord extends RawRecord {
-  readonly value: Buffer | null;
-  readonly timestamp: string;
-  readonly headers: Record<string, Buffer | Buffer[]> | undefined;
-}
 
 /** One partition of a fetch response, as the consumer needs it. */
 export interface PartitionData {
@@ -122,41 +112,6 @@ function fetchApi(version: number): LowLevelApi {
 }
 
 export const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-/** A fetched record batch's records from `from` on, as read_committed's raw records (control records included). */
-export function rawRecords(batches: readonly pk.RecordsBatch[], from: bigint): { records: FetchedRecord[]; end: bigint } {
-  const records: FetchedRecord[] = [];
-  let end = from;
-  for (const b of batches) {
-    const batchEnd = b.firstOffset + BigInt(b.lastOffsetDelta) + 1n;
-    if (batchEnd > end) end = batchEnd;
-    const control = (b.attributes & IS_CONTROL) !== 0;
-    const batchContext = { producerId: String(b.producerId), inTransaction: (b.attributes & IS_TRANSACTIONAL) !== 0 };
-    const appendTime = (b.attributes & LOG_APPEND_TIME) !== 0;
-    for (const r of b.records) {
-      const offset = b.firstOffset + BigInt(r.offsetDelta);
-      if (offset < from) continue;
-      let headers: Record<string, Buffer | Buffer[]> | undefined;
-      for (const [k, v] of r.headers) {
-        if (k === null || v === null) continue;
-        const name = k.toString('utf8');
-        const had = (headers ??= {})[name];
-        headers[name] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
-      }
-      records.push({
-        offset: String(offset),
-        key: r.key,
-        value: r.value,
-        timestamp: String(appendTime ? b.maxTimestamp : b.firstTimestamp + r.timestampDelta),
-        headers,
-        isControlRecord: control,
-        batchContext,
-      });
-    }
-  }
-  return { records, end };
-}
-
 
 export interface FetchRequest {
   readonly topic: string;

@@ -15,7 +15,14 @@
  * (varint length, -1 for null), value (the same), header count varint, headers (key, value).
  */
 import * as pk from '@platformatic/kafka';
-import { rawRecords, type FetchedRecord } from './fetch.ts';
+import type { RawRecord } from '../read-committed.ts';
+
+/** A fetched record as the consumer delivers it (control records included, for read_committed). */
+export interface FetchedRecord extends RawRecord {
+  readonly value: Buffer | null;
+  readonly timestamp: string;
+  readonly headers: Record<string, Buffer | Buffer[]> | undefined;
+}
 
 const HEADER = 61;
 /** Everything after baseOffset and batchLength belongs to the batch's length. */
@@ -26,6 +33,14 @@ const IS_TRANSACTIONAL = 0x10;
 const IS_CONTROL = 0x20;
 /** Offsets and timestamps stay exact as numbers below this (2^53 less the largest delta). */
 const SAFE = Number.MAX_SAFE_INTEGER - 2 ** 31;
+
+/** Adds a header to a record's headers (made on the first); a name given twice keeps every value, in order. */
+function addHeader(headers: Record<string, Buffer | Buffer[]> | undefined, name: string, v: Buffer): Record<string, Buffer | Buffer[]> {
+  const out = headers ?? {};
+  const had = out[name];
+  out[name] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  return out;
+}
 
 /** A cursor over one buffer: the varints of the record format, zig-zag decoded. */
 class Cursor {
@@ -126,16 +141,42 @@ export function decodeRecordBatches(buf: Buffer, from: bigint): { records: Fetch
       for (let h = 0; h < headerCount; h++) {
         const k = c.bytes();
         const v = c.bytes();
-        if (k === null || v === null) continue;
-        const name = k.toString('utf8');
-        const had = (headers ??= {})[name];
-        headers[name] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+        if (k !== null && v !== null) headers = addHeader(headers, k.toString('utf8'), v);
       }
       c.pos = recordEnd;
       if (offset < fromNumber) continue;
       records.push({ offset: String(offset), key, value, timestamp: appendTime ?? String(baseTimestamp + timestampDelta), headers, isControlRecord, batchContext });
     }
     pos = batchEnd;
+  }
+  return { records, end };
+}
+
+/** Batches the library decoded (the compressed ones), their records from `from` on, as read_committed's raw records (control records included). */
+export function rawRecords(batches: readonly pk.RecordsBatch[], from: bigint): { records: FetchedRecord[]; end: bigint } {
+  const records: FetchedRecord[] = [];
+  let end = from;
+  for (const b of batches) {
+    const batchEnd = b.firstOffset + BigInt(b.lastOffsetDelta) + 1n;
+    if (batchEnd > end) end = batchEnd;
+    const control = (b.attributes & IS_CONTROL) !== 0;
+    const batchContext = { producerId: String(b.producerId), inTransaction: (b.attributes & IS_TRANSACTIONAL) !== 0 };
+    const appendTime = (b.attributes & LOG_APPEND_TIME) !== 0;
+    for (const r of b.records) {
+      const offset = b.firstOffset + BigInt(r.offsetDelta);
+      if (offset < from) continue;
+      let headers: Record<string, Buffer | Buffer[]> | undefined;
+      for (const [k, v] of r.headers) if (k !== null && v !== null) headers = addHeader(headers, k.toString('utf8'), v);
+      records.push({
+        offset: String(offset),
+        key: r.key,
+        value: r.value,
+        timestamp: String(appendTime ? b.maxTimestamp : b.firstTimestamp + r.timestampDelta),
+        headers,
+        isControlRecord: control,
+        batchContext,
+      });
+    }
   }
   return { records, end };
 }
