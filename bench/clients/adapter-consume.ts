@@ -9,27 +9,18 @@
 import { silentLogger } from '../../topology/api/log.ts';
 import { platformaticClient } from '../../topology/runtimes/kafka/client/platformatic.ts';
 import { spreadAssigner } from '../../topology/runtimes/kafka/client/spread-assigner.ts';
+import { consumeArgs, Tally } from './tally.ts';
 
-const [broker, topic, group, expectedArg] = process.argv.slice(2);
-if (broker === undefined || topic === undefined || group === undefined || expectedArg === undefined) {
-  process.stderr.write('usage: adapter-consume.ts BROKER TOPIC GROUP EXPECTED\n');
-  process.exit(2);
-}
-const expected = Number(expectedArg);
+const { broker, topic, group, expected } = consumeArgs('adapter-consume.ts');
 const kafka = platformaticClient({ clientId: 'bench-adapter', brokers: [broker], log: silentLogger });
 // The stream thread's fetch settings (topology/runtimes/kafka/stream-thread.ts).
 const consumer = kafka.consumer({ groupId: group, assigner: spreadAssigner, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
-let records = 0;
-let bytes = 0;
-let first = 0;
+const tally = new Tally(expected);
 await consumer.connect();
 await consumer.subscribe({ topics: [topic], fromBeginning: true });
 await consumer.run({
   eachBatchAutoResolve: true,
   eachBatch: async ({ batch }) => {
-    if (records === 0) first = performance.now();
-    records += batch.messages.length;
-    for (const m of batch.messages) bytes += m.value?.length ?? 0;
-    if (records >= expected) process.stdout.write(`done ${records} ${Math.round(performance.now())} ${Math.round(first)} ${bytes}\n`, () => process.exit(0));
+    tally.batch(batch.messages);
   },
 });

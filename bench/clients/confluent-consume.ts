@@ -12,18 +12,14 @@
  *   CONFLUENT_CLIENT=$(infra/confluent-client.sh) node bench/clients/confluent-consume.ts BROKER TOPIC GROUP EXPECTED
  */
 import { createRequire } from 'node:module';
+import { consumeArgs, Tally } from './tally.ts';
 
-const [broker, topic, group, expectedArg] = process.argv.slice(2);
-if (broker === undefined || topic === undefined || group === undefined || expectedArg === undefined) {
-  process.stderr.write('usage: CONFLUENT_CLIENT=DIR confluent-consume.ts BROKER TOPIC GROUP EXPECTED\n');
-  process.exit(2);
-}
+const { broker, topic, group, expected } = consumeArgs('confluent-consume.ts', 'CONFLUENT_CLIENT=DIR ');
 const pkg = process.env.CONFLUENT_CLIENT;
 if (pkg === undefined || pkg === '') {
   process.stderr.write('confluent-consume.ts: set CONFLUENT_CLIENT to the package directory that infra/confluent-client.sh prints\n');
   process.exit(2);
 }
-const expected = Number(expectedArg);
 const batchSize = process.env.CONFLUENT_BATCH_SIZE;
 
 // Only the few members used here: the package is not a dependency, so no types come with it.
@@ -44,19 +40,12 @@ const consumer = kafka.consumer({
   kafkaJS: { groupId: group, allowAutoTopicCreation: false, fromBeginning: true, autoCommit: false, maxWaitTimeInMs: 50, maxBytesPerPartition: 2 * 1024 * 1024 },
   ...(batchSize === undefined || batchSize === '' ? {} : { 'js.consumer.max.batch.size': Number(batchSize) }),
 });
-let records = 0;
-let bytes = 0;
-let first = 0;
+const tally = new Tally(expected);
 await consumer.connect();
 await consumer.subscribe({ topics: [topic] });
 await consumer.run({
   partitionsConsumedConcurrently: 1,
   eachBatch: async ({ batch }) => {
-    if (records === 0) first = performance.now();
-    records += batch.messages.length;
-    for (const m of batch.messages) bytes += m.value?.length ?? 0;
-    if (records >= expected) {
-      process.stdout.write(`done ${records} ${Math.round(performance.now())} ${Math.round(first)} ${bytes}\n`, () => process.exit(0));
-    }
+    tally.batch(batch.messages);
   },
 });

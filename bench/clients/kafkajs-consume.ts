@@ -6,31 +6,20 @@
  *   node bench/clients/kafkajs-consume.ts BROKER TOPIC GROUP EXPECTED
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { consumeArgs, Tally } from './tally.ts';
 
-const [broker, topic, group, expectedArg] = process.argv.slice(2);
-if (broker === undefined || topic === undefined || group === undefined || expectedArg === undefined) {
-  process.stderr.write('usage: kafkajs-consume.ts BROKER TOPIC GROUP EXPECTED\n');
-  process.exit(2);
-}
-const expected = Number(expectedArg);
+const { broker, topic, group, expected } = consumeArgs('kafkajs-consume.ts');
 // kafkajs sets timers from throttle times that newer Node reports as negative: harmless noise.
 process.removeAllListeners('warning');
 const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers: [broker], logLevel: logLevel.WARN });
 const consumer = kafka.consumer({ groupId: group, allowAutoTopicCreation: false, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 * 1024 * 1024, maxBytes: 32 * 1024 * 1024 });
-let records = 0;
-let bytes = 0;
-let first = 0;
+const tally = new Tally(expected);
 await consumer.connect();
 await consumer.subscribe({ topics: [topic], fromBeginning: true });
 await consumer.run({
   autoCommit: false,
   partitionsConsumedConcurrently: 1,
   eachBatch: async ({ batch }) => {
-    if (records === 0) first = performance.now();
-    records += batch.messages.length;
-    for (const m of batch.messages) bytes += m.value?.length ?? 0;
-    if (records >= expected) {
-      process.stdout.write(`done ${records} ${Math.round(performance.now())} ${Math.round(first)} ${bytes}\n`, () => process.exit(0));
-    }
+    tally.batch(batch.messages);
   },
 });
