@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { StreamsBuilder } from '../../../topology/api/builder.ts';
-import { Serdes, type Serde } from '../../../topology/api/serdes.ts';
 import { StreamTask } from '../../../topology/internals/task.ts';
 import { ActiveTask } from '../../../topology/runtimes/kafka/active-task.ts';
 import { kafkaTimestamp, RecordCollector } from '../../../topology/runtimes/kafka/record-collector.ts';
-import { raw, text } from './harness.ts';
+import { counting, raw, text } from './harness.ts';
 
 const WALL = Date.UTC(2024, 5, 1, 12, 0, 0);
 const YEARS_AGO = Date.UTC(2011, 0, 4, 9, 30, 0);
 const bytes = (s: string) => new TextEncoder().encode(s);
-const str = Serdes.string as Serde<string>;
 
 describe('RecordCollector', () => {
   it('stamps a record with the event time it is given, years in the past included', () => {
@@ -88,13 +85,7 @@ describe('RecordCollector', () => {
 
 describe('a task in the Kafka runtime', () => {
   it('writes outputs and changelog records stamped with the event time of the input record that produced them', () => {
-    const b = new StreamsBuilder();
-    b.stream<string, string>('in', { keySerde: str, valueSerde: str })
-      .groupByKey()
-      .count({ storeName: 'counts' })
-      .toStream()
-      .to('out', { keySerde: str, valueSerde: Serdes.json<number>() });
-    const topology = b.build();
+    const topology = counting();
     const sub = topology.subtopologyOf('in')!;
     const collector = new RecordCollector(() => WALL);
     const task = new StreamTask(topology, sub, 0, {
