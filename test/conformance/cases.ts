@@ -161,7 +161,8 @@ function wordCount(prefix: string): ConformanceCase {
       b.stream<string, string>(lines, { keySerde: str, valueSerde: str })
         .flatMap((id, line) => line.split(' ').filter((w) => w.length > 0).map((w): [string, string] => [id, w.toLowerCase()]))
         .groupBy((_id, word) => word, { name: 'words-by-word', keySerde: str, valueSerde: str })
-        .count({ storeName: 'word-count-store' })
+        // Caching off: every update goes out, so the sequence per word shows any gap or duplicate.
+        .count({ storeName: 'word-count-store', caching: false })
         .toStream()
         .to(counts, { keySerde: str, valueSerde: json<number>() });
       return b.build();

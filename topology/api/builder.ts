@@ -58,6 +58,14 @@ export interface Materialized<K, A> {
    * larger than memory, `memory` for a small hot one. Absent: the runtime's default (`defaultStore`, `--store`).
    */
   readonly storeType?: StoreKind;
+  /**
+   * Whether updates of a key collapse before they go downstream, as Kafka Streams' record cache
+   * (`Materialized.withCachingEnabled`, its default): within a batch and before each commit only
+   * the latest update per key (and window) is forwarded, so a busy key costs one downstream
+   * record per batch instead of one per input record. The store and its changelog still see every
+   * change. `false` forwards every update, as Kafka Streams with `withCachingDisabled()`. Default true.
+   */
+  readonly caching?: boolean;
 }
 
 /**
@@ -292,13 +300,13 @@ export class KGroupedStream<K, V> {
     return new TimeWindowedKStream(this.stream, windows);
   }
 
-  /** Folds each key's records into an aggregate kept in a (logged) key-value store; every update goes downstream. */
+  /** Folds each key's records into an aggregate kept in a (logged) key-value store; its updates go downstream (collapsed per batch unless `caching: false`). */
   aggregate<A>(initializer: () => A, aggregator: (key: K, value: V, aggregate: A) => A, materialized: Materialized<K, A> = {}): KTable<K, A> {
     const b = this.stream.builder;
     const storeName = materialized.storeName ?? b.nextName('KSTREAM-AGGREGATE-STATE-STORE');
     const factory = materialized.storeType === 'rocksdb' ? Stores.persistentKeyValueStore : materialized.storeType === 'memory' ? Stores.inMemoryKeyValueStore : Stores.keyValueStore;
     b.addStateStore(factory<K, A>(storeName, storeOptions(materialized)));
-    const out = this.stream.process<K, A>(aggregateProcessor(storeName, initializer, aggregator), { name: b.nextName('KSTREAM-AGGREGATE'), stores: [storeName], keyChanged: false });
+    const out = this.stream.process<K, A>(aggregateProcessor(storeName, initializer, aggregator, cacheKeyOf(materialized)), { name: b.nextName('KSTREAM-AGGREGATE'), stores: [storeName], keyChanged: false });
     return new KTable<K, A>(out, undefined);
   }
 
@@ -332,7 +340,7 @@ export class TimeWindowedKStream<K, V> {
     const storeName = materialized.storeName ?? b.nextName('KSTREAM-AGGREGATE-STATE-STORE');
     const factory = materialized.storeType === 'rocksdb' ? Stores.persistentWindowStore : materialized.storeType === 'memory' ? Stores.inMemoryWindowStore : Stores.windowStore;
     b.addStateStore(factory<K, A>(storeName, this.windows.sizeMs, this.windows.sizeMs + this.windows.graceMs, storeOptions(materialized)));
-    const out = this.stream.process<Windowed<K>, A>(windowAggregateProcessor(storeName, this.windows, initializer, aggregator), {
+    const out = this.stream.process<Windowed<K>, A>(windowAggregateProcessor(storeName, this.windows, initializer, aggregator, cacheKeyOf(materialized)), {
       name: b.nextName('KSTREAM-WINDOWED-AGGREGATE'),
       stores: [storeName],
       keyChanged: false,
@@ -392,6 +400,13 @@ export class KTable<K, V> {
     return new KTable<K, V>(out, this.windows);
   }
 }
+
+/** The cache's identity of a key: the store's own key encoding, so keys equal in the store are one entry. */
+const cacheKeyOf = <K, A>(m: Materialized<K, A>): ((key: K) => string) | undefined => {
+  if (m.caching === false) return undefined;
+  const codec = m.keyCodec ?? jsonCodec<K>();
+  return (key) => codec.encode(key);
+};
 
 const storeOptions = <K, A>(m: Materialized<K, A>) => ({
   keyCodec: m.keyCodec ?? jsonCodec<K>(),
