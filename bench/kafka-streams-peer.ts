@@ -168,7 +168,7 @@ export const DSL_OURS_PREFIX = 'dsl-';
 function oursDslContender(): Contender {
   return {
     key: 'peer.dsl.ours',
-    label: "retail-streams' DSL, the Kafka Streams DSL peer's topology (two per-record groupBy + windowed aggregate chains, every update out), 1 stream thread, in-memory stores, @platformatic/kafka",
+    label: "retail-streams' DSL, the Kafka Streams DSL peer's topology (two per-record groupBy + windowed aggregate chains, updates collapsed per key and window each batch by the aggregates' record cache), 1 stream thread, in-memory stores, @platformatic/kafka",
     unit: 'invoices/s',
     outputPrefix: DSL_OURS_PREFIX,
     async prepare(ctx) {

@@ -2,9 +2,11 @@
  * The Kafka Streams DSL peer's topology (bench/peers/kafka-streams, --mode dsl) written with this
  * library's DSL, so that the bench can show DSL against DSL: two per-record `groupBy` +
  * `windowedBy` + `aggregate` chains (by country, and one key for the overall KPIs), each through
- * its own repartition topic, every update to a compacted KPI topic, invalid records dead-lettered
- * by the runtime. Not `run`'s algorithm (processors/kpi-topology.ts pre-aggregates per batch and
- * repartitions partials only): the same program a Kafka Streams user writes first.
+ * its own repartition topic, the updates to a compacted KPI topic (collapsed per key and window
+ * each batch by the aggregates' record cache, as the peer's 64 MiB cache does between commits),
+ * invalid records dead-lettered by the runtime. Not `run`'s algorithm (processors/kpi-topology.ts
+ * pre-aggregates per batch and repartitions partials only): the same program a Kafka Streams user
+ * writes first.
  *
  *   node bench/peers/dsl/kpi-dsl.ts BOOTSTRAP APPLICATION_ID INPUT OUTPUT_PREFIX [WINDOW_MS GRACE_MS]
  *
