@@ -28,6 +28,7 @@ const PLUS = 0x2b;
 const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
+const SPACE = 0x20;
 
 // Byte classes inside a string, for the rest of a string once it has shown an escape or a
 // non-ASCII byte.
@@ -53,15 +54,17 @@ const EXACT_DIGITS = 15;
 const POW10 = Array.from({ length: EXACT_DIGITS + 1 }, (_, k) => 10 ** k);
 
 // Side results of the last scanned string or number. Module state rather than a returned
-// object: the scanner allocates nothing per byte or per token.
-let strEscaped = false;
-let strHigh = false;
+// object: the scanner allocates nothing per byte or per token. `var`, not `let`: V8 checks a
+// module-level `let` for its temporal dead zone at every read and write from a function,
+// which cost about 3% of a scan; a `var` has no such zone.
+var strEscaped = false;
+var strHigh = false;
 /** Where the last number read by `readSimpleNumber` ends. */
-let numEnd = 0;
+var numEnd = 0;
 /** Set when some string of the line had a byte >= 0x80: then the line's UTF-8 must be checked. */
-let lineHigh = false;
+var lineHigh = false;
 /** Where the key read by `topKey` or `itemKey` ends (after its quote), or FAIL. */
-let keyEnd = 0;
+var keyEnd = 0;
 
 function skipWs(b: Uint8Array, i: number, end: number): number {
   while (i < end) {
@@ -73,15 +76,30 @@ function skipWs(b: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+// The separators below come in a fast form for what the simulator and the feed write (no
+// whitespace, or one space after `:` and `,`) and a general one for everything else. The fast
+// forms are small on purpose: V8 inlines callees into an optimised function only up to a
+// budget of bytecode, and with the whitespace loops inlined into every one of them the
+// scanner ran out of budget before its hottest calls were inlined.
+
 /** Past a member's key (at `i`): the colon and the whitespace around it. Where the value starts, or FAIL. */
 function valueStart(b: Uint8Array, i: number, end: number): number {
+  if (i + 2 < end && b[i] === COLON) {
+    const c = b[i + 1]!;
+    if (c > 0x20) return i + 1;
+    if (c === SPACE && b[i + 2]! > 0x20) return i + 2;
+  }
+  return valueStartAnyWs(b, i, end);
+}
+
+function valueStartAnyWs(b: Uint8Array, i: number, end: number): number {
   i = skipWs(b, i, end);
   if (i >= end || b[i] !== COLON) return FAIL;
   return skipWs(b, i + 1, end);
 }
 
 /** Whether the last `afterValue` met the closing bracket. */
-let closed = false;
+var closed = false;
 
 /**
  * Past a member or element of an object or array (at `i`): either its closing `close`, then
@@ -89,6 +107,23 @@ let closed = false;
  * FAIL for anything else.
  */
 function afterValue(b: Uint8Array, i: number, end: number, close: number): number {
+  if (i + 2 < end) {
+    const c = b[i]!;
+    if (c === close) {
+      closed = true;
+      return i + 1;
+    }
+    if (c === COMMA) {
+      const d = b[i + 1]!;
+      closed = false;
+      if (d > 0x20) return i + 1;
+      if (d === SPACE && b[i + 2]! > 0x20) return i + 2;
+    }
+  }
+  return afterValueAnyWs(b, i, end, close);
+}
+
+function afterValueAnyWs(b: Uint8Array, i: number, end: number, close: number): number {
   closed = false;
   i = skipWs(b, i, end);
   if (i >= end) return FAIL;
@@ -105,17 +140,14 @@ function afterValue(b: Uint8Array, i: number, end: number, close: number): numbe
  * `strEscaped` and `strHigh`. Most strings are plain ASCII: that loop stays small.
  */
 function scanString(b: Uint8Array, i: number, end: number): number {
-  while (i < end) {
-    const c = b[i]!;
-    if (c === QUOTE) {
-      strEscaped = false;
-      strHigh = false;
-      return i + 1;
-    }
-    if (c < 0x20 || c === BACKSLASH || c >= 0x80) return scanStringRest(b, i, end);
-    i++;
+  // One table load per byte tells plain bytes from the four others.
+  while (i < end && STRING_CLASS[b[i]!] === PLAIN) i++;
+  if (i < end && b[i] === QUOTE) {
+    strEscaped = false;
+    strHigh = false;
+    return i + 1;
   }
-  return FAIL;
+  return i < end ? scanStringRest(b, i, end) : FAIL;
 }
 
 function scanStringRest(b: Uint8Array, i: number, end: number): number {
@@ -215,13 +247,18 @@ function skipValue(b: Uint8Array, i: number, end: number, depth: number): number
   return skipNumber(b, i, end);
 }
 
+/** What the last `scanDecimal` read: the digits as an integer, how many follow the dot, how many in all. */
+var decMantissa = 0;
+var decDecimals = 0;
+var decDigits = 0;
+
 /**
- * A non-negative number without exponent whose digits make an exact double: the value is
- * `mantissa / 10^decimals`, one correctly rounded division of two exact doubles, so the very
- * double JSON.parse gives. Returns it and sets `numEnd`; FAIL for anything else (left to the
- * reference). The value is returned rather than kept in module state, which would box it.
+ * Digits without a leading zero ("0" alone may lead), then optionally a dot and at least one
+ * digit, and no exponent after: where it ends, with `decMantissa`, `decDecimals` and
+ * `decDigits` set; FAIL for anything else. The one reader of a plain decimal under both number
+ * readers below, which differ only in the limits they check and what they make of it.
  */
-function readSimpleNumber(b: Uint8Array, i: number, end: number): number {
+function scanDecimal(b: Uint8Array, i: number, end: number): number {
   if (i >= end) return FAIL;
   let mantissa = 0;
   let digits = 0;
@@ -247,10 +284,67 @@ function readSimpleNumber(b: Uint8Array, i: number, end: number): number {
     }
     if (decimals === 0) return FAIL;
   }
-  if (digits + decimals > EXACT_DIGITS) return FAIL;
   if (i < end && (b[i]! | 0x20) === 0x65) return FAIL;
+  decMantissa = mantissa;
+  decDecimals = decimals;
+  decDigits = digits + decimals;
+  return i;
+}
+
+/**
+ * A non-negative number without exponent whose digits make an exact double: the value is
+ * `mantissa / 10^decimals`, one correctly rounded division of two exact doubles, so the very
+ * double JSON.parse gives. Returns it and sets `numEnd`; FAIL for anything else (left to the
+ * reference). The value is returned rather than kept in module state, which would box it.
+ */
+function readSimpleNumber(b: Uint8Array, i: number, end: number): number {
+  const e = scanDecimal(b, i, end);
+  if (e === FAIL || decDigits > EXACT_DIGITS) return FAIL;
+  numEnd = e;
+  return decDecimals === 0 ? decMantissa : decMantissa / POW10[decDecimals]!;
+}
+
+/**
+ * A quantity in its usual form, 1 to 15 digits without a leading zero and nothing after them
+ * that would continue the number: that integer, read without the division and the boxed
+ * double of `readSimpleNumber`, which decides every other form (`1.0`, `2e1`, `0`, `01` ...).
+ * Sets `numEnd`.
+ */
+function readCount(b: Uint8Array, i: number, end: number): number {
+  const from = i;
+  let n = i < end ? b[i]! - ZERO : -1;
+  if (n < 1 || n > 9) return readSimpleNumber(b, from, end);
+  i++;
+  let d = 0;
+  while (i < end && (d = b[i]! - ZERO) >= 0 && d <= 9) {
+    n = n * 10 + d;
+    i++;
+  }
+  if (i - from > EXACT_DIGITS || (i < end && (b[i] === DOT || (b[i]! | 0x20) === 0x65))) return readSimpleNumber(b, from, end);
   numEnd = i;
-  return decimals === 0 ? mantissa : mantissa / POW10[decimals]!;
+  return n;
+}
+
+/** Prices read straight to micros are at most this: see `readPriceMicros`. */
+const MAX_DIRECT_MICROS = 2 ** 50;
+const DECIMALS_OF_MICROS = 6;
+
+/**
+ * `Math.round(price * MICROS)` of a unit price in its usual form (digits, then up to 6
+ * decimals, at most 15 digits in all, no exponent), computed as the integer `mantissa *
+ * 10^(6 - decimals)` without the double in between. The two agree: the price double is
+ * `mantissa / 10^decimals` correctly rounded and the product by MICROS is rounded once more,
+ * so it is within a relative 2^-52 of that integer, less than 0.5 away for any integer up to
+ * 2^50, and Math.round gives the integer. Any other form, or a larger value, returns FAIL
+ * here and is read by `readSimpleNumber` as before. Sets `numEnd`.
+ */
+function readPriceMicros(b: Uint8Array, i: number, end: number): number {
+  const e = scanDecimal(b, i, end);
+  if (e === FAIL || decDecimals > DECIMALS_OF_MICROS || decDigits > EXACT_DIGITS) return FAIL;
+  const micros = decMantissa * POW10[DECIMALS_OF_MICROS - decDecimals]!;
+  if (micros > MAX_DIRECT_MICROS) return FAIL;
+  numEnd = e;
+  return micros;
 }
 
 const MAX_LONG_DIGITS = ((1n << 63n) - 1n).toString();
@@ -268,22 +362,42 @@ function longFits(b: Uint8Array, from: number): boolean {
 const bytesOf = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 
 // Known keys with their closing quote: one comparison pass tells the key and where it ends.
-const K_INVOICE_NO = bytesOf('invoice_no"');
-const K_ITEMS = bytesOf('items"');
-const K_COUNTRY = bytesOf('country"');
-const K_TIMESTAMP = bytesOf('timestamp"');
-const K_TYPE = bytesOf('type"');
-const K_QUANTITY = bytesOf('quantity"');
-const K_UNIT_PRICE = bytesOf('unit_price"');
-const V_ORDER = bytesOf('ORDER"');
-const V_RETURN = bytesOf('RETURN"');
+const K_INVOICE_NO = keyWords(bytesOf('invoice_no"'));
+const K_ITEMS = keyWords(bytesOf('items"'));
+const K_COUNTRY = keyWords(bytesOf('country"'));
+const K_TIMESTAMP = keyWords(bytesOf('timestamp"'));
+const K_TYPE = keyWords(bytesOf('type"'));
+const K_QUANTITY = keyWords(bytesOf('quantity"'));
+const K_UNIT_PRICE = keyWords(bytesOf('unit_price"'));
+const V_ORDER = keyWords(bytesOf('ORDER"'));
+const V_RETURN = keyWords(bytesOf('RETURN"'));
+
+/** The 4 bytes at `i` as one little-endian int32: known keys are compared a word at a time. */
+function word(b: Uint8Array, i: number): number {
+  return b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+}
+
+/**
+ * A known key (or value) of 5 to 12 bytes as words: its first, second and last 4 bytes (the
+ * last overlapping the others when it is shorter than 12), so that any such key takes three
+ * integer compares instead of a loop over its bytes.
+ */
+interface KeyWords {
+  readonly n: number;
+  readonly w0: number;
+  readonly w1: number;
+  readonly wLast: number;
+}
+function keyWords(key: Uint8Array): KeyWords {
+  const n = key.length;
+  if (n < 5 || n > 12) throw new Error(`key of ${n} bytes`);
+  return { n, w0: word(key, 0), w1: word(key, Math.min(4, n - 4)), wLast: word(key, n - 4) };
+}
 
 /** Whether the bytes at `i` are `key` (which ends with its closing quote). */
-function bytesAt(b: Uint8Array, i: number, end: number, key: Uint8Array): boolean {
-  const n = key.length;
-  if (i + n > end) return false;
-  for (let k = 0; k < n; k++) if (b[i + k] !== key[k]) return false;
-  return true;
+function bytesAt(b: Uint8Array, i: number, end: number, key: KeyWords): boolean {
+  const n = key.n;
+  return i + n <= end && word(b, i) === key.w0 && word(b, i + (n < 8 ? n - 4 : 4)) === key.w1 && word(b, i + n - 4) === key.wLast;
 }
 
 function bytesEqual(b: Uint8Array, from: number, to: number, other: Uint8Array, otherLength: number): boolean {
@@ -338,7 +452,6 @@ function countryOf(b: Uint8Array, from: number, to: number, high: boolean): stri
 // shared their text; the feed's lines (seconds out of order, some at +01:00) mostly do not, and
 // comparing the bytes costs about as much as reading them.
 const DASH = MINUS;
-const SPACE = 0x20;
 const T = 0x54;
 const Z = 0x5a;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -434,13 +547,13 @@ const F_OTHER = 0;
 function topKey(b: Uint8Array, i: number, end: number): number {
   const c = i < end ? b[i]! : 0;
   if (c === 0x69) {
-    if (bytesAt(b, i, end, K_INVOICE_NO)) return (keyEnd = i + K_INVOICE_NO.length), F_INVOICE_NO;
-    if (bytesAt(b, i, end, K_ITEMS)) return (keyEnd = i + K_ITEMS.length), F_ITEMS;
+    if (bytesAt(b, i, end, K_INVOICE_NO)) return (keyEnd = i + K_INVOICE_NO.n), F_INVOICE_NO;
+    if (bytesAt(b, i, end, K_ITEMS)) return (keyEnd = i + K_ITEMS.n), F_ITEMS;
   } else if (c === 0x63) {
-    if (bytesAt(b, i, end, K_COUNTRY)) return (keyEnd = i + K_COUNTRY.length), F_COUNTRY;
+    if (bytesAt(b, i, end, K_COUNTRY)) return (keyEnd = i + K_COUNTRY.n), F_COUNTRY;
   } else if (c === 0x74) {
-    if (bytesAt(b, i, end, K_TIMESTAMP)) return (keyEnd = i + K_TIMESTAMP.length), F_TIMESTAMP;
-    if (bytesAt(b, i, end, K_TYPE)) return (keyEnd = i + K_TYPE.length), F_TYPE;
+    if (bytesAt(b, i, end, K_TIMESTAMP)) return (keyEnd = i + K_TIMESTAMP.n), F_TIMESTAMP;
+    if (bytesAt(b, i, end, K_TYPE)) return (keyEnd = i + K_TYPE.n), F_TYPE;
   }
   // Any other key, unless escaped: an escape could spell a known key.
   const j = scanString(b, i, end);
@@ -451,13 +564,84 @@ function topKey(b: Uint8Array, i: number, end: number): number {
 function itemKey(b: Uint8Array, i: number, end: number): number {
   const c = i < end ? b[i]! : 0;
   if (c === 0x71) {
-    if (bytesAt(b, i, end, K_QUANTITY)) return (keyEnd = i + K_QUANTITY.length), F_QUANTITY;
+    if (bytesAt(b, i, end, K_QUANTITY)) return (keyEnd = i + K_QUANTITY.n), F_QUANTITY;
   } else if (c === 0x75) {
-    if (bytesAt(b, i, end, K_UNIT_PRICE)) return (keyEnd = i + K_UNIT_PRICE.length), F_UNIT_PRICE;
+    if (bytesAt(b, i, end, K_UNIT_PRICE)) return (keyEnd = i + K_UNIT_PRICE.n), F_UNIT_PRICE;
   }
   const j = scanString(b, i, end);
   keyEnd = j === FAIL || strEscaped ? FAIL : j;
   return F_OTHER;
+}
+
+/** Sums of the items last read by `scanItems`. */
+var itemsMicros = 0;
+var itemsCount = 0;
+
+/**
+ * The items array from just after its `[`: where it ends (after its `]`), or FAIL. Sets
+ * `itemsMicros` and `itemsCount`. A function of its own, apart from `scanInvoice`: V8 inlines
+ * callees into an optimised function up to a budget of bytecode, which the whole scanner
+ * exhausted before the hot per-item calls (keys, colons, commas, numbers) were inlined; here
+ * they have a budget of their own.
+ */
+function scanItems(b: Uint8Array, i: number, end: number): number {
+  let micros = 0;
+  let count = 0;
+  i = skipWs(b, i, end);
+  if (i < end && b[i] === RBRACKET) i++;
+  else {
+    for (;;) {
+      // One item: an object with exactly one quantity and one unit_price, anything else skipped.
+      if (i >= end || b[i] !== LBRACE) return FAIL;
+      let itemSeen = 0;
+      let quantity = 0;
+      /** Math.round(unit_price * MICROS): the reference's rounding of the price's double. */
+      let priceMicros = 0;
+      i = skipWs(b, i + 1, end);
+      if (i < end && b[i] === RBRACE) return FAIL;
+      for (;;) {
+        if (i >= end || b[i] !== QUOTE) return FAIL;
+        const k = itemKey(b, i + 1, end);
+        if (keyEnd === FAIL) return FAIL;
+        i = valueStart(b, keyEnd, end);
+        if (i === FAIL) return FAIL;
+        if (k === F_QUANTITY) {
+          if (itemSeen & F_QUANTITY) return FAIL;
+          itemSeen |= F_QUANTITY;
+          quantity = readCount(b, i, end);
+          if (quantity <= 0 || !Number.isInteger(quantity)) return FAIL;
+          i = numEnd;
+        } else if (k === F_UNIT_PRICE) {
+          if (itemSeen & F_UNIT_PRICE) return FAIL;
+          itemSeen |= F_UNIT_PRICE;
+          priceMicros = readPriceMicros(b, i, end);
+          if (priceMicros === FAIL) {
+            const unitPrice = readSimpleNumber(b, i, end);
+            if (unitPrice === FAIL) return FAIL;
+            priceMicros = Math.round(unitPrice * MICROS);
+          }
+          i = numEnd;
+        } else {
+          // Mostly a string (SKU, title): straight to the string loop.
+          i = i < end && b[i] === QUOTE ? scanString(b, i + 1, end) : skipValue(b, i, end, 2);
+          if (i === FAIL) return FAIL;
+        }
+        i = afterValue(b, i, end, RBRACE);
+        if (i === FAIL) return FAIL;
+        if (closed) break;
+      }
+      if (itemSeen !== (F_QUANTITY | F_UNIT_PRICE)) return FAIL;
+      // The reference's arithmetic, in the same order, on the same doubles.
+      micros += priceMicros * quantity;
+      count += quantity;
+      i = afterValue(b, i, end, RBRACKET);
+      if (i === FAIL) return FAIL;
+      if (closed) break;
+    }
+  }
+  itemsMicros = micros;
+  itemsCount = count;
+  return i;
 }
 
 /**
@@ -523,61 +707,18 @@ export function scanInvoice(b: Uint8Array): Invoice | null {
       seen |= F_TYPE;
       if (bytesAt(b, i + 1, end, V_ORDER)) {
         isReturn = false;
-        i += 1 + V_ORDER.length;
+        i += 1 + V_ORDER.n;
       } else if (bytesAt(b, i + 1, end, V_RETURN)) {
         isReturn = true;
-        i += 1 + V_RETURN.length;
+        i += 1 + V_RETURN.n;
       } else return null;
     } else if (key === F_ITEMS) {
       if (seen & F_ITEMS || first !== LBRACKET) return null;
       seen |= F_ITEMS;
-      i = skipWs(b, i + 1, end);
-      if (i < end && b[i] === RBRACKET) i++;
-      else {
-        for (;;) {
-          // One item: an object with exactly one quantity and one unit_price, anything else skipped.
-          if (i >= end || b[i] !== LBRACE) return null;
-          let itemSeen = 0;
-          let quantity = 0;
-          let unitPrice = 0;
-          i = skipWs(b, i + 1, end);
-          if (i < end && b[i] === RBRACE) return null;
-          for (;;) {
-            if (i >= end || b[i] !== QUOTE) return null;
-            const k = itemKey(b, i + 1, end);
-            if (keyEnd === FAIL) return null;
-            i = valueStart(b, keyEnd, end);
-            if (i === FAIL) return null;
-            if (k === F_QUANTITY) {
-              if (itemSeen & F_QUANTITY) return null;
-              itemSeen |= F_QUANTITY;
-              quantity = readSimpleNumber(b, i, end);
-              if (quantity <= 0 || !Number.isInteger(quantity)) return null;
-              i = numEnd;
-            } else if (k === F_UNIT_PRICE) {
-              if (itemSeen & F_UNIT_PRICE) return null;
-              itemSeen |= F_UNIT_PRICE;
-              unitPrice = readSimpleNumber(b, i, end);
-              if (unitPrice === FAIL) return null;
-              i = numEnd;
-            } else {
-              // Mostly a string (SKU, title): straight to the string loop.
-              i = i < end && b[i] === QUOTE ? scanString(b, i + 1, end) : skipValue(b, i, end, 2);
-              if (i === FAIL) return null;
-            }
-            i = afterValue(b, i, end, RBRACE);
-            if (i === FAIL) return null;
-            if (closed) break;
-          }
-          if (itemSeen !== (F_QUANTITY | F_UNIT_PRICE)) return null;
-          // The reference's arithmetic, in the same order, on the same doubles.
-          micros += Math.round(unitPrice * MICROS) * quantity;
-          count += quantity;
-          i = afterValue(b, i, end, RBRACKET);
-          if (i === FAIL) return null;
-          if (closed) break;
-        }
-      }
+      i = scanItems(b, i + 1, end);
+      if (i === FAIL) return null;
+      micros = itemsMicros;
+      count = itemsCount;
     } else {
       i = skipValue(b, i, end, 1);
       if (i === FAIL) return null;
