@@ -5,7 +5,7 @@ import { parseWindowEntryKey, windowEntryKey } from './window-keys.ts';
 /** A key-value store in a Map: the whole state in the heap, restored from the changelog on start. */
 export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   private readonly data = new Map<string, [K, V]>();
-  private readonly changes: ChangelogBuffer;
+  private readonly changes: ChangelogBuffer<V>;
   readonly name: string;
   readonly logged: boolean;
   readonly persistent = false;
@@ -17,7 +17,7 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
-    this.changes = new ChangelogBuffer(logged);
+    this.changes = new ChangelogBuffer<V>(logged, (v) => valueCodec.encode(v));
   }
 
   init(context: StoreContext): void {
@@ -31,11 +31,11 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
   put(key: K, value: V): void {
     const k = this.keyCodec.encode(key);
     this.data.set(k, [key, value]);
-    if (this.changes.enabled) this.changes.note(k, this.valueCodec.encode(value));
+    this.changes.note(k, value);
   }
   delete(key: K): void {
     const k = this.keyCodec.encode(key);
-    if (this.data.delete(k)) this.changes.note(k, null);
+    if (this.data.delete(k)) this.changes.noteDelete(k);
   }
   *all(): Iterable<[K, V]> {
     const keys = [...this.data.keys()].sort();
@@ -65,7 +65,7 @@ export class InMemoryKeyValueStore<K, V> implements KeyValueStore<K, V> {
 export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
   /** windowStart -> encoded key -> [key, value]; windows are few (open ones only), keys many. */
   private readonly windows = new Map<number, Map<string, [K, V]>>();
-  private readonly changes: ChangelogBuffer;
+  private readonly changes: ChangelogBuffer<V>;
   readonly name: string;
   readonly logged: boolean;
   readonly persistent = false;
@@ -81,7 +81,7 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     this.logged = logged;
     this.keyCodec = keyCodec;
     this.valueCodec = valueCodec;
-    this.changes = new ChangelogBuffer(logged);
+    this.changes = new ChangelogBuffer<V>(logged, (v) => valueCodec.encode(v));
   }
 
   init(context: StoreContext): void {
@@ -101,14 +101,14 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     }
     const k = this.keyCodec.encode(key);
     w.set(k, [key, value]);
-    if (this.changes.enabled) this.changes.note(windowEntryKey(windowStart, k), this.valueCodec.encode(value));
+    this.changes.note(windowEntryKey(windowStart, k), value);
   }
   delete(key: K, windowStart: number): void {
     const w = this.windows.get(windowStart);
     const k = this.keyCodec.encode(key);
     if (w?.delete(k)) {
       if (w.size === 0) this.windows.delete(windowStart);
-      this.changes.note(windowEntryKey(windowStart, k), null);
+      this.changes.noteDelete(windowEntryKey(windowStart, k));
     }
   }
   *fetch(key: K, from: number, to: number): Iterable<[number, V]> {
@@ -135,7 +135,7 @@ export class InMemoryWindowStore<K, V> implements WindowStore<K, V> {
     for (const [start, w] of this.windows) {
       if (start >= windowStart) continue;
       // Expiry is logged as deletes so a restored store never resurrects old windows.
-      for (const k of w.keys()) this.changes.note(windowEntryKey(start, k), null);
+      for (const k of w.keys()) this.changes.noteDelete(windowEntryKey(start, k));
       this.windows.delete(start);
     }
   }

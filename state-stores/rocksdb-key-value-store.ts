@@ -66,7 +66,7 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V> {
     this.logged = logged;
     this.directory = directory;
     this.tuning = options.rocksdb ?? {};
-    this.changes = new ChangelogBuffer(logged);
+    this.changes = new ChangelogBuffer<string>(logged, (encoded) => encoded);
     this.cache = new RecordCache<V>(options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, (entries) => this.writeToDisk(entries));
   }
 
@@ -134,7 +134,7 @@ export class RocksDbKeyValueStore<K, V> implements KeyValueStore<K, V> {
     if (this.get(key) === undefined) return;
     const k = this.keyCodec.encode(key);
     this.cache.write(k, undefined, null);
-    this.changes.note(k, null);
+    this.changes.noteDelete(k);
   }
 
   /** Every entry, by key; written-back first, so the scan of disk sees every write. Weakly consistent with writes made during the walk. */

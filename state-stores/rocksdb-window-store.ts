@@ -60,7 +60,7 @@ export class RocksDbWindowStore<K, V> implements WindowStore<K, V> {
     this.directory = directory;
     this.tuning = options.rocksdb ?? {};
     this.segments = new TimeSegments(options.segmentIntervalMs ?? TimeSegments.defaultIntervalMs(retentionMs));
-    this.changes = new ChangelogBuffer(logged);
+    this.changes = new ChangelogBuffer<string>(logged, (encoded) => encoded);
     this.cache = new RecordCache<V>(options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, (entries) => this.writeToDisk(entries));
   }
 
@@ -123,7 +123,7 @@ export class RocksDbWindowStore<K, V> implements WindowStore<K, V> {
     if (this.get(key, windowStart) === undefined) return;
     const ck = windowEntryKey(windowStart, this.keyCodec.encode(key));
     this.cache.write(ck, undefined, null);
-    this.changes.note(ck, null);
+    this.changes.noteDelete(ck);
   }
 
   fetch(key: K, from: number, to: number): Iterable<[number, V]> {
@@ -172,7 +172,7 @@ export class RocksDbWindowStore<K, V> implements WindowStore<K, V> {
       this.writeBack();
       const from = startBound(Math.max(MIN_START, this.expiredBefore));
       for (const [diskKey] of db.scanAll({ gte: from, lt: startBound(windowStart) }, 'buffer', false)) {
-        this.changes.note(windowEntryKey(readStart(diskKey as Buffer), diskKeyOf(diskKey as Buffer)), null);
+        this.changes.noteDelete(windowEntryKey(readStart(diskKey as Buffer), diskKeyOf(diskKey as Buffer)));
       }
     }
     this.expiredBefore = windowStart;

@@ -23,6 +23,20 @@ describe('InMemoryKeyValueStore', () => {
     expect([...s.all()]).toEqual([['a', 3]]);
   });
 
+  it('encodes a value for the changelog once per drain however often its key was written, and logs a null value as a value, not a delete', () => {
+    let encoded = 0;
+    const counting = { encode: (v: number | null) => (encoded++, JSON.stringify(v)), decode: (t: string) => JSON.parse(t) as number | null };
+    for (const s of [new InMemoryKeyValueStore<string, number | null>('kv', stringCodec, counting, true), new InMemoryWindowStore<string, number | null>('ws', 10, stringCodec, counting, true)]) {
+      encoded = 0;
+      const put = (k: string, v: number | null) => (s instanceof InMemoryKeyValueStore ? s.put(k, v) : s.put(k, 0, v));
+      for (let i = 1; i <= 100; i++) put('hot', i);
+      put('nothing', null);
+      expect(encoded).toBe(0);
+      expect(s.drainChanges().map((e) => [e.key.replace(/^\d+@/, ''), e.value])).toEqual([['hot', '100'], ['nothing', 'null']]);
+      expect(encoded).toBe(2);
+    }
+  });
+
   it('iterates every entry in key order', () => {
     const s = kv<string>();
     for (const k of ['pear', 'apple', 'fig', 'banana']) s.put(k, k.toUpperCase());
