@@ -1,5 +1,5 @@
 import { StreamsBuilder, type KStream } from '../topology/api/builder.ts';
-import { Serdes, type Serde } from '../topology/api/serdes.ts';
+import { Serdes, utf8Bytes, utf8Text, type Serde } from '../topology/api/serdes.ts';
 import type { ExternalSinkFactory } from '../topology/api/sink.ts';
 import type { StreamRecord } from '../topology/api/record.ts';
 import { DEAD_LETTER_HEADERS, type DeserializationHandler } from '../topology/api/handlers.ts';
@@ -56,14 +56,14 @@ export const invoiceSerde: Serde<InvoiceRecord> = createInvoiceSerde();
 const partialSerde = Serdes.json<PartialKpi>();
 const windowKeySerde: Serde<number> = {
   name: 'window-start',
-  serialize: (v) => new TextEncoder().encode(String(v)),
-  deserialize: (d) => Number(new TextDecoder().decode(d!)),
+  serialize: (v) => utf8Bytes(String(v)),
+  deserialize: (d) => Number(utf8Text(d!)),
 };
 
 /** Kafka form of a late record: the original bytes (a late partial as JSON), the reason and origin in headers. */
 export const lateSerde: Serde<LateRecord | PartialKpi> = {
   name: 'late',
-  serialize: (v) => ('raw' in v ? v.raw : new TextEncoder().encode(JSON.stringify(v))),
+  serialize: (v) => ('raw' in v ? v.raw : utf8Bytes(JSON.stringify(v))),
   deserialize: () => {
     throw new Error('late records are write-only');
   },

@@ -37,12 +37,13 @@ interface Sale {
   readonly micros: number;
 }
 
-// Positional JSON arrays keep the repartitioned records small, as the peer's ByteBuffer serde does.
+// Positional JSON arrays keep the repartitioned records small, as the peer's ByteBuffer serde does;
+// Buffer rather than TextEncoder/TextDecoder, as a Node user writes it (several times faster on short strings).
 const saleSerde: Serde<Sale> = {
   name: 'sale',
-  serialize: (v) => new TextEncoder().encode(JSON.stringify([v.country, v.isReturn ? 1 : 0, v.micros])),
+  serialize: (v) => Buffer.from(JSON.stringify([v.country, v.isReturn ? 1 : 0, v.micros])),
   deserialize: (d) => {
-    const [country, r, micros] = JSON.parse(new TextDecoder().decode(d!)) as [string, number, number];
+    const [country, r, micros] = JSON.parse(Buffer.from(d!.buffer, d!.byteOffset, d!.byteLength).toString()) as [string, number, number];
     return { country, isReturn: r === 1, micros };
   },
 };
