@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
 import type { Logger } from '../../topology/api/log.ts';
-import { kafkaSecurityError, kafkajsSecurity, type KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
+import { platformaticClient } from '../../topology/runtimes/kafka/client/platformatic.ts';
+import type { Admin, Consumer, KafkaClient } from '../../topology/runtimes/kafka/client/port.ts';
+import { spreadAssigner } from '../../topology/runtimes/kafka/client/spread-assigner.ts';
+import { kafkaSecurityError, type KafkaSecurity } from '../../topology/runtimes/kafka/security.ts';
 import type { CountryKpi, TimeKpi } from '../../processors/kpi.ts';
 
 /**
@@ -80,11 +82,13 @@ export class KpiFeed {
   private readonly country = new Map<number, Map<string, CountryKpi>>();
   private readonly listeners = new Set<(updates: readonly KpiUpdate[]) => void>();
   private readonly statusListeners = new Set<(status: FeedStatus) => void>();
-  private kafka: Kafka;
+  private readonly client: KafkaClient;
   private admin: Admin | undefined;
   private consumer: Consumer | undefined;
   private poller: NodeJS.Timeout | undefined;
   private closed = false;
+  private closing!: () => void;
+  private readonly whenClosed = new Promise<void>((resolve) => (this.closing = resolve));
   private reading = false;
   private current: FeedStatus;
 
@@ -94,15 +98,14 @@ export class KpiFeed {
     this.history = options.historyWindows ?? 60;
     const now = this.clock();
     this.current = { kafka: { reachable: false, error: 'not checked yet', since: now, checkedAt: now }, late: 0, invalid: 0, lag: [], reading: false };
-    // No retries of its own: a poll that fails says "unreachable" at once, the next one tries again.
-    this.kafka = new Kafka({
+    // The KPI topics are written in transactions under exactly-once: read through the
+    // @platformatic/kafka adapter, whose read_committed drops every aborted record (kafkajs's
+    // does not: README, Kafka clients).
+    this.client = platformaticClient({
       clientId: 'retail-streams-dashboard',
-      brokers: [...options.brokers],
-      ...kafkajsSecurity(options.security),
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1_000,
-      requestTimeout: 2_500,
-      retry: { retries: 0 },
+      brokers: options.brokers,
+      log: options.log,
+      ...(options.security === undefined ? {} : { security: options.security }),
     });
   }
 
@@ -144,6 +147,7 @@ export class KpiFeed {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing();
     if (this.poller !== undefined) clearInterval(this.poller);
     await this.consumer?.disconnect().catch(() => {});
     await this.admin?.disconnect().catch(() => {});
@@ -183,21 +187,26 @@ export class KpiFeed {
   /** Reads the KPI topics from the beginning, starting again (after a second) whenever the consumer stops for good. */
   private async read(): Promise<void> {
     while (!this.closed) {
-      const consumer = this.kafka.consumer({ groupId: `retail-streams-dashboard-${randomUUID()}`, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, retry: { retries: 5 } });
+      // A throwaway group that never commits: every (re)start reads from the beginning.
+      const consumer = this.client.consumer({ groupId: `retail-streams-dashboard-${randomUUID()}`, assigner: spreadAssigner, maxWaitTimeInMs: 100 });
       this.consumer = consumer;
       try {
         const crashed = new Promise<void>((resolve) => consumer.on(consumer.events.CRASH, (e) => void (e.payload.restart ? undefined : resolve())));
         await consumer.connect();
+        await this.kpiTopicsExist();
         await consumer.subscribe({ topics: [this.o.topics.time, this.o.topics.country], fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            const updates = this.apply(batch.messages.map((m) => ({ topic: batch.topic, value: m.value })));
-            if (updates.length > 0) for (const l of this.listeners) l(updates);
-          },
-        });
-        this.reading = true;
-        await crashed;
+        // Closed meanwhile: close() may have disconnected this consumer already, and run() would connect it again.
+        if (!this.closed) {
+          await consumer.run({
+            eachBatchAutoResolve: true,
+            eachBatch: async ({ batch }) => {
+              const updates = this.apply(batch.messages.map((m) => ({ topic: batch.topic, value: m.value })));
+              if (updates.length > 0) for (const l of this.listeners) l(updates);
+            },
+          });
+          this.reading = true;
+          await Promise.race([crashed, this.whenClosed]);
+        }
       } catch (e) {
         this.o.log.debug(`dashboard: reading the KPI topics: ${(e as Error).message}`);
       }
@@ -207,13 +216,26 @@ export class KpiFeed {
     }
   }
 
+  /** Throws while `run` has not created the KPI topics: a consumer subscribed to a missing topic would join with no partition of it and stay so. */
+  private async kpiTopicsExist(): Promise<void> {
+    const admin = this.client.admin();
+    try {
+      const existing = new Set((await admin.fetchTopicMetadata({ topics: [] })).topics.map((t) => t.name));
+      const missing = [this.o.topics.time, this.o.topics.country].filter((t) => !existing.has(t));
+      if (missing.length > 0) throw new Error(`not created yet: ${missing.join(', ')}`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /** Offsets of the late and dead-letter topics and the group's lag; a failure marks Kafka unreachable. */
   private async poll(): Promise<void> {
     if (this.closed) return;
     const now = this.clock();
     const was = this.current.kafka;
     try {
-      this.admin ??= this.kafka.admin();
+      // No retries of its own and short timeouts: a poll that fails says "unreachable" at once, the next one tries again.
+      this.admin ??= this.client.admin({ connectTimeoutMs: 1_000, requestTimeoutMs: 2_500, retries: 0 });
       await withTimeout(this.admin.connect(), 2_000, 'connecting');
       const meta = await withTimeout(this.admin.fetchTopicMetadata({ topics: [] }), 2_000, 'reading metadata');
       const exists = new Set(meta.topics.map((t) => t.name));
@@ -223,7 +245,7 @@ export class KpiFeed {
       this.current = { kafka: { reachable: true, since: was.reachable ? was.since : now, checkedAt: now }, late, invalid, lag, reading: this.reading };
     } catch (e) {
       const error = kafkaSecurityError(e) ?? (e as Error).message;
-      // A fresh admin next time: kafkajs's may hold a broken connection.
+      // A fresh admin next time: this one may hold a broken connection.
       const admin = this.admin;
       this.admin = undefined;
       void admin?.disconnect().catch(() => {});
@@ -235,7 +257,9 @@ export class KpiFeed {
   private async lag(exists: ReadonlySet<string>): Promise<PartitionLag[]> {
     if (!exists.has(this.o.inputTopic)) return [];
     // Committed first: the end offsets read after it are never behind it.
-    const committed = await this.admin!.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.inputTopic] });
+    // Not waiting for stable offsets: under exactly-once a transaction holding the group's offsets
+    // is open most of the time, and the lag shown needs no more than the last committed ones.
+    const committed = await this.admin!.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.inputTopic], requireStable: false });
     const ends = await this.admin!.fetchTopicOffsets(this.o.inputTopic);
     const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     return ends

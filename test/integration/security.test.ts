@@ -156,6 +156,22 @@ describe('secured Kafka: SASL_SSL, SCRAM, ACLs', () => {
     }
   });
 
+  it('watch refused (a wrong password, an unknown CA, no Read on the KPI topics) fails fast, naming the cause', async () => {
+    const wrong = `wrong-${sec.app.password.slice(0, 4)}-x9`;
+    const out = await expectRefused('watch wrong password', ['watch', '--brokers', brokers], { ...appEnv(), KAFKA_PASSWORD: wrong }, /retail-streams: watch: Kafka refused the connection: authentication failed/);
+    expect(out).not.toContain(wrong);
+    await expectRefused('watch unknown CA', ['watch', '--brokers', brokers], { ...appEnv(), KAFKA_CA: await otherCa() }, /retail-streams: watch: Kafka refused the connection: TLS certificate not trusted/);
+    // Topics it may see (Describe) but not read: the first fetch is refused, and watch ends.
+    const prefix = 'sec-noread-';
+    for (const t of ['kpi-time', 'kpi-time-country']) await createTopic(`${prefix}${t}`, 1);
+    const p = ['--add', '--allow-principal', `User:${sec.app.username}`];
+    await grant([
+      [...p, '--operation', 'Describe', '--topic', `${prefix}kpi-time`, '--topic', `${prefix}kpi-time-country`],
+      [...p, '--operation', 'Read', '--resource-pattern-type', 'prefixed', '--group', 'watch-'],
+    ]);
+    await expectRefused('watch no Read', ['watch', '--brokers', brokers, '--topic-prefix', prefix, ...appFlags()], {}, /retail-streams: watch: Kafka refused the connection: authorization failed \(TOPIC_AUTHORIZATION_FAILED\)/);
+  });
+
   it('runs exactly-once (the default client, v2) as that user (settings from the environment) and gets exactly the reference KPIs', async () => {
     await grant(aclCommands(sec.app.username, 'sec-eos', 'sec-in-eos', { exactlyOnce: true }));
     await runToExactKpis('sec-in-eos', 'sec-eos', Date.UTC(2020, 8, 19, 10), 11, ['--guarantee', 'exactly-once'], appEnv());

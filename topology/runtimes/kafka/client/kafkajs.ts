@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer as KafkajsConsumer } from 'kafkajs';
+import { Kafka, logLevel, type Consumer as KafkajsConsumer, type KafkaConfig } from 'kafkajs';
 import { kafkajsSecurity } from '../security.ts';
 import { CONSUMER_EVENTS, type Admin, type Consumer, type ConsumerEvent, type ConsumerEventPayloads, type ConsumerOptions, type EachBatchPayload, type KafkaClientFactory, type Producer, type RunOptions } from './port.ts';
 
@@ -17,7 +17,7 @@ import { CONSUMER_EVENTS, type Admin, type Consumer, type ConsumerEvent, type Co
  * refuses to start on this client; at-least-once writes no transactions of its own.
  */
 export const kafkajsClient: KafkaClientFactory = ({ clientId, brokers, log, security }) => {
-  const kafka = new Kafka({
+  const config: KafkaConfig = {
     clientId,
     brokers: [...brokers],
     connectionTimeout: 3_000,
@@ -29,11 +29,22 @@ export const kafkajsClient: KafkaClientFactory = ({ clientId, brokers, log, secu
       if (level <= logLevel.ERROR) log.warn(`kafka: ${text}`);
       else log.debug(`kafka: ${text}`);
     },
-  });
+  };
+  const kafka = new Kafka(config);
   return {
     name: 'kafkajs',
     exactlyOnce: { unsupported: 'kafkajs does not expose the aborted transactions of a fetch, so its read_committed cannot be made exact; use --client platformatic (README, Kafka clients)' },
-    admin: () => kafka.admin() as unknown as Admin,
+    // kafkajs sets timeouts and the retries of connecting per Kafka instance: an admin with limits of its own gets its own.
+    admin: (o = {}) =>
+      (o.connectTimeoutMs === undefined && o.requestTimeoutMs === undefined && o.retries === undefined
+        ? kafka
+        : new Kafka({
+            ...config,
+            ...(o.connectTimeoutMs === undefined ? {} : { connectionTimeout: o.connectTimeoutMs }),
+            ...(o.requestTimeoutMs === undefined ? {} : { requestTimeout: o.requestTimeoutMs }),
+            ...(o.retries === undefined ? {} : { retry: { ...config.retry, retries: o.retries } }),
+          })
+      ).admin() as unknown as Admin,
     producer: (o = {}) =>
       kafka.producer({
         idempotent: true,

@@ -18,7 +18,7 @@ export const platformaticClient: KafkaClientFactory = (options): KafkaClient => 
   return {
     name: 'platformatic',
     exactlyOnce: 'v2',
-    admin: () => new PlatformaticAdmin(options),
+    admin: (o) => new PlatformaticAdmin(options, o),
     consumer: (o) => new PlatformaticConsumer(options, o),
     producer: (o) => new PlatformaticProducer(options, o),
   };

@@ -197,13 +197,27 @@ export interface Admin {
   /**
    * The group's committed offsets of the topics (offset `-1` where none). `requireStable`
    * (KIP-447): wait while a transaction holds offsets of these partitions not yet committed or
-   * aborted, so what is read is final; clients without exactly-once v2 may ignore it.
+   * aborted, so what is read is final; clients without exactly-once v2 may ignore it. Absent,
+   * an adapter may wait or not; `false` asks for the last committed offsets at once.
    */
   fetchOffsets(args: { groupId: string; topics: string[]; requireStable?: boolean }): Promise<{ topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[]>;
   /** DeleteRecords: every record before `offset`. */
   deleteTopicRecords(args: { topic: string; partitions: { partition: number; offset: string }[] }): Promise<void>;
   describeGroups(groupIds: string[]): Promise<{ groups: { groupId: string; state: string; members: { memberId: string; clientId: string; memberMetadata: Buffer; memberAssignment: Buffer }[] }[] }>;
   deleteGroups(groupIds: string[]): Promise<unknown>;
+}
+
+/**
+ * Limits of an admin client of its own, for a caller that must answer fast (the dashboard's
+ * reachability poll); absent fields keep the adapter's defaults.
+ */
+export interface AdminOptions {
+  /** How long connecting to a broker may take. */
+  readonly connectTimeoutMs?: number;
+  /** How long a request may wait for its answer. */
+  readonly requestTimeoutMs?: number;
+  /** How often a failed request is tried again (0: a failure is reported at once). */
+  readonly retries?: number;
 }
 
 export interface KafkaClient {
@@ -216,7 +230,7 @@ export interface KafkaClient {
    * be offered at all (exactly-once then refuses to start with that reason).
    */
   readonly exactlyOnce: 'v2' | 'per-task' | { readonly unsupported: string };
-  admin(): Admin;
+  admin(options?: AdminOptions): Admin;
   consumer(options: ConsumerOptions): Consumer;
   producer(options?: ProducerOptions): Producer;
 }

@@ -4,7 +4,7 @@
  * metadata and assignments and drops the raw bytes the runtime reads (member-directory.ts).
  */
 import * as pk from '@platformatic/kafka';
-import type { Admin, ClientOptions, TopicToCreate } from '../port.ts';
+import type { Admin, AdminOptions, ClientOptions, TopicToCreate } from '../port.ts';
 import { mapped, portError, protocolErrorName } from './errors.ts';
 import { ApiPicker, baseOptions, sleep } from './options.ts';
 
@@ -12,8 +12,13 @@ export class PlatformaticAdmin implements Admin {
   readonly client: pk.Admin;
   private readonly apis: ApiPicker;
 
-  constructor(options: ClientOptions) {
-    this.client = new pk.Admin(baseOptions(options, 'admin'));
+  constructor(options: ClientOptions, limits: AdminOptions = {}) {
+    this.client = new pk.Admin({
+      ...baseOptions(options, 'admin'),
+      ...(limits.connectTimeoutMs === undefined ? {} : { connectTimeout: limits.connectTimeoutMs }),
+      ...(limits.requestTimeoutMs === undefined ? {} : { requestTimeout: limits.requestTimeoutMs }),
+      ...(limits.retries === undefined ? {} : { retries: limits.retries }),
+    });
     this.apis = new ApiPicker(this.client);
   }
 
@@ -84,13 +89,14 @@ export class PlatformaticAdmin implements Admin {
     });
   }
 
-  async fetchOffsets(args: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[]> {
+  /** Stable offsets unless `requireStable: false`: callers that omit it read them as this adapter always did. */
+  async fetchOffsets(args: { groupId: string; topics: string[]; requireStable?: boolean }): Promise<{ topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[]> {
     return mapped(`fetching the committed offsets of group ${args.groupId}`, async () => {
       const metadata = await this.client.metadata({ topics: args.topics });
       const counts = new Map(args.topics.map((t) => [t, metadata.topics.get(t)?.partitionsCount ?? 0]));
       const [group] = await this.client.listConsumerGroupOffsets({
         groups: [{ groupId: args.groupId, topics: args.topics.map((name) => ({ name, partitionIndexes: Array.from({ length: counts.get(name)! }, (_, i) => i) })) }],
-        requireStable: true,
+        requireStable: args.requireStable ?? true,
       });
       return args.topics.map((topic) => {
         const found = new Map((group?.topics.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p]));
