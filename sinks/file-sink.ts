@@ -22,6 +22,9 @@ export interface FileSinkOptions<V> {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
+/** Files a commit writes at once. */
+const COMMIT_CONCURRENCY = 8;
+
 /**
  * Test hook (fault injection), never for production: with RS_FAULT_KILL_BEFORE_RENAME=N the
  * process SIGKILLs itself right after writing its N-th temporary file (counted over every file
@@ -65,19 +68,36 @@ export function fileSink<V>(options: FileSinkOptions<V>): ExternalSinkFactory<un
         if (key > g.last) g.last = key;
       },
       async commit() {
-        // A group leaves `pending` only once renamed: a failed commit keeps the rest for the retry.
-        for (const [group, g] of [...pending]) {
-          const name = options.naming === 'per-key' ? `part-${taskId}-${g.first}.json` : `part-${taskId}-${g.first}-${g.last}.json`;
-          if (!created.has(g.dir)) {
-            await options.store.mkdirs(g.dir);
-            created.add(g.dir);
-          }
-          const tmp = `${g.dir}/.${name}.tmp`;
-          await options.store.writeFile(tmp, g.lines.join('\n') + '\n');
-          faultAfterTempWrite();
-          await options.store.renameNoReplace(tmp, `${g.dir}/${name}`);
-          pending.delete(group);
+        const groups = [...pending];
+        // Folders first (few, and a file needs its folder), then the files, several at a time: each
+        // file is a handful of round trips to the file system (or to HDFS), and one after another
+        // they left the process idle for most of a commit of many windows.
+        for (const [, g] of groups) {
+          if (created.has(g.dir)) continue;
+          await options.store.mkdirs(g.dir);
+          created.add(g.dir);
         }
+        let next = 0;
+        const failures: unknown[] = [];
+        const writer = async () => {
+          while (next < groups.length) {
+            const [group, g] = groups[next++]!;
+            const name = options.naming === 'per-key' ? `part-${taskId}-${g.first}.json` : `part-${taskId}-${g.first}-${g.last}.json`;
+            const tmp = `${g.dir}/.${name}.tmp`;
+            try {
+              await options.store.writeFile(tmp, g.lines.join('\n') + '\n');
+              faultAfterTempWrite();
+              await options.store.renameNoReplace(tmp, `${g.dir}/${name}`);
+              // A group leaves `pending` only once renamed: a failed commit keeps the rest for the retry.
+              pending.delete(group);
+            } catch (e) {
+              failures.push(e);
+              return;
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(COMMIT_CONCURRENCY, groups.length) }, writer));
+        if (failures.length > 0) throw failures[0];
       },
       async close() {
         pending.clear();
